@@ -1,0 +1,33 @@
+# Flowdeck: `make run` starts the embedded server and a worker; `make test` runs the suite.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate seed bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[server,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --no-input
+
+# Embedded default: SQLite (WAL), local files, a file-system broker. Ctrl-C stops everything.
+run: migrate
+	$(BIN)/python manage.py flowdeck_up
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/sdk_ingest.py --quick
+
+clean:
+	rm -rf $(VENV) .flowdeck-data .pytest_cache

@@ -1,0 +1,70 @@
+"""Who may see and do what. Every view, API endpoint and task asks here, and nowhere else.
+
+Rules:
+- A public asset is visible to everyone, signed in or not.
+- A team or private asset is visible to members of its namespace.
+- Publishing into a namespace, and running, needs the editor or admin role there.
+- A run is visible to members of its namespace; it may be changed by its creator and
+  by editors and admins of its namespace.
+- A run-scoped token (given to step subprocesses) may log to its own run and nothing else.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
+
+from core.errors import Forbidden
+
+from .models import ApiToken, Membership, Team
+
+WRITE_ROLES = (Membership.Role.EDITOR, Membership.Role.ADMIN)
+
+
+def role_in(user: AbstractBaseUser | AnonymousUser, team: Team) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
+
+
+def _member_team_ids(user: AbstractBaseUser):
+    # A subquery rather than a join, so filtered lists need no DISTINCT.
+    return Membership.objects.filter(user=user).values("team_id")
+
+
+def writable_teams(user: AbstractBaseUser) -> list[Team]:
+    if not user.is_authenticated:
+        return []
+    return list(Team.objects.filter(memberships__user=user, memberships__role__in=WRITE_ROLES).order_by("slug"))
+
+
+def asset_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """A filter on Asset for what ``user`` may see."""
+    visible = Q(visibility="public")
+    if user.is_authenticated:
+        visible |= Q(namespace_id__in=_member_team_ids(user))
+    return visible
+
+
+def run_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return Q(namespace_id__in=_member_team_ids(user)) | Q(created_by=user)
+
+
+def require_write(user: AbstractBaseUser, team: Team, *, what: str = "publish") -> None:
+    if role_in(user, team) not in WRITE_ROLES:
+        raise Forbidden(f"You need the editor or admin role in '{team.slug}' to {what}.", field="namespace")
+
+
+def can_change_run(user: AbstractBaseUser, run) -> bool:
+    return run.created_by_id == user.pk or role_in(user, run.namespace) in WRITE_ROLES
+
+
+def token_is_run_scoped(token: ApiToken | None) -> bool:
+    return token is not None and token.run_id is not None
+
+
+def require_token_scope(token: ApiToken | None, scope: str) -> None:
+    """Session users have every scope; tokens need the one asked for."""
+    if token is not None and scope not in token.scopes:
+        raise Forbidden(f"This token lacks the '{scope}' scope.")

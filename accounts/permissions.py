@@ -1,0 +1,20 @@
+"""DRF permission classes: thin adapters over accounts.access."""
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from .access import token_is_run_scoped
+
+
+class TokenScopes(BasePermission):
+    """Run-scoped tokens reach only views marked ``allow_run_token``; other tokens need the
+    ``read`` scope for reads and the view's ``required_scope`` (default ``write``) for writes."""
+
+    message = "This token may not be used here."
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth if hasattr(request.auth, "scopes") else None
+        if token is None:
+            return True
+        if token_is_run_scoped(token):
+            return bool(getattr(view, "allow_run_token", False))
+        needed = "read" if request.method in SAFE_METHODS else getattr(view, "required_scope", "write")
+        return needed in token.scopes

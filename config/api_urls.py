@@ -1,0 +1,26 @@
+from django.urls import path
+
+from accounts.api import MeApi, TokenLoginApi
+from gallery.api import GalleryListApi, SubscriptionApi
+from registry.api import AssetDetailApi, PublishApi, VersionDetailApi
+from runs import api as runs_api
+
+urlpatterns = [
+    path("me", MeApi.as_view(), name="me"),
+    path("auth/token", TokenLoginApi.as_view(), name="token-login"),
+    path("workflows", GalleryListApi.as_view(), name="workflows"),
+    path("workflows/publish", PublishApi.as_view(), name="publish"),
+    path("workflows/<str:namespace>/<str:name>", AssetDetailApi.as_view(), name="workflow"),
+    path("workflows/<str:namespace>/<str:name>/versions/<str:version>", VersionDetailApi.as_view(), name="version"),
+    path("workflows/<str:namespace>/<str:name>/subscription", SubscriptionApi.as_view(), name="subscription"),
+    path("runs", runs_api.RunsApi.as_view(), name="runs"),
+    path("runs/<int:run_id>", runs_api.RunDetailApi.as_view(), name="run"),
+    path("runs/<int:run_id>/stop", runs_api.RunStopApi.as_view(), name="run-stop"),
+    path("runs/<int:run_id>/log-batch", runs_api.LogBatchApi.as_view(), name="log-batch"),
+    path("runs/<int:run_id>/metrics/<str:key>", runs_api.MetricHistoryApi.as_view(), name="metric-history"),
+    path("runs/<int:run_id>/artifacts", runs_api.ArtifactsApi.as_view(), name="artifacts"),
+    path("runs/<int:run_id>/artifacts/uploads", runs_api.ArtifactUploadApi.as_view(), name="artifact-upload"),
+    path("runs/<int:run_id>/artifacts/commit", runs_api.ArtifactCommitApi.as_view(), name="artifact-commit"),
+    path("runs/<int:run_id>/artifacts/content/<path:path>", runs_api.ArtifactContentApi.as_view(), name="artifact-content"),
+    path("runs/<int:run_id>/steps/<str:step>/log", runs_api.StepLogApi.as_view(), name="step-log"),
+]

@@ -1,0 +1,168 @@
+"""The one door to stored bytes: bundles, artifacts, step logs and step outputs.
+
+Everything else in Flowdeck goes through these functions, never through boto3 or file
+paths, so local files and any S3-compatible store (AWS, MinIO, Ceph) share one code path.
+The backend is the ``flowdeck`` alias in ``settings.STORAGES``.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Iterator
+from typing import IO, BinaryIO
+
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import storages
+
+from .errors import InvalidInput
+
+ALIAS = "flowdeck"
+MAX_KEY_PART = 512
+
+
+def _backend():
+    # Looked up on each call: tests swap the backend with override_settings(STORAGES=...).
+    return storages[ALIAS]
+
+
+def is_s3() -> bool:
+    return hasattr(_backend(), "bucket_name")
+
+
+def _s3_client():
+    return _backend().connection.meta.client
+
+
+# --- key layout ---------------------------------------------------------------------------
+def clean_relpath(path: str, *, field: str = "path") -> str:
+    """Normalise a user-supplied relative path, refusing anything that escapes its folder."""
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidInput("A path is required.", field=field)
+    if "\\" in path or "\x00" in path:
+        raise InvalidInput(f"Path {path!r} has a backslash or NUL byte.", field=field)
+    norm = posixpath.normpath(path.strip())
+    if norm.startswith("/") or norm == ".." or norm.startswith("../") or norm == ".":
+        raise InvalidInput(f"Path {path!r} must be relative and stay inside its folder.", field=field)
+    if len(norm) > MAX_KEY_PART:
+        raise InvalidInput(f"Path {path!r} is longer than {MAX_KEY_PART} characters.", field=field)
+    return norm
+
+
+def bundle_key(digest: str) -> str:
+    return f"bundles/sha256/{digest}.tar.gz"
+
+
+def artifact_key(run_id: int, path: str) -> str:
+    return f"runs/{run_id}/artifacts/{clean_relpath(path)}"
+
+
+def step_key(run_id: int, step: str, attempt: int, name: str) -> str:
+    return f"runs/{run_id}/steps/{step}/{attempt}/{name}"
+
+
+def run_prefix(run_id: int) -> str:
+    return f"runs/{run_id}/"
+
+
+# --- operations ---------------------------------------------------------------------------
+def put(key: str, content: bytes | IO[bytes]) -> int:
+    """Store ``content`` at ``key``, replacing what was there. Returns the size in bytes."""
+    backend = _backend()
+    if isinstance(content, bytes | bytearray):
+        content = ContentFile(bytes(content))
+    elif not hasattr(content, "chunks"):
+        content = File(content)
+    saved = backend.save(key, content)
+    if saved != key:  # a backend that renames would break content addressing
+        backend.delete(saved)
+        raise RuntimeError(f"storage renamed {key!r} to {saved!r}")
+    return backend.size(key)
+
+
+def open_read(key: str) -> BinaryIO:
+    return _backend().open(key, "rb")
+
+
+def read(key: str) -> bytes:
+    with open_read(key) as fh:
+        return fh.read()
+
+
+def read_tail(key: str, max_bytes: int) -> tuple[bytes, bool]:
+    """The last ``max_bytes`` of an object, and whether anything before them was cut."""
+    total = size(key)
+    if is_s3():
+        start = max(0, total - max_bytes)
+        if total == 0:
+            return b"", False
+        obj = _s3_client().get_object(Bucket=_backend().bucket_name, Key=key, Range=f"bytes={start}-")
+        return obj["Body"].read(), start > 0
+    with open_read(key) as fh:
+        if total > max_bytes:
+            fh.seek(total - max_bytes)
+        return fh.read(), total > max_bytes
+
+
+def exists(key: str) -> bool:
+    return _backend().exists(key)
+
+
+def size(key: str) -> int:
+    return _backend().size(key)
+
+
+def download_url(key: str, *, filename: str | None = None) -> str | None:
+    """A short-lived presigned GET URL on S3; None on local storage (the server streams)."""
+    if not is_s3():
+        return None
+    params = {"Bucket": _backend().bucket_name, "Key": key}
+    if filename:
+        params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+    return _s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=3600)
+
+
+def upload_url(key: str) -> str | None:
+    """A presigned PUT URL so clients send bytes straight to S3; None on local storage."""
+    if not is_s3():
+        return None
+    return _s3_client().generate_presigned_url(
+        "put_object", Params={"Bucket": _backend().bucket_name, "Key": key}, ExpiresIn=3600
+    )
+
+
+def delete(key: str) -> None:
+    _backend().delete(key)
+
+
+def list_keys(prefix: str) -> Iterator[tuple[str, int]]:
+    """Every (key, size) under ``prefix``, recursively."""
+    backend = _backend()
+    if is_s3():
+        paginator = _s3_client().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=backend.bucket_name, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"], obj["Size"]
+        return
+    root = backend.path(prefix)
+    for dirpath, _dirs, files in os.walk(root):
+        for name in sorted(files):
+            full = os.path.join(dirpath, name)
+            yield os.path.relpath(full, backend.location).replace(os.sep, "/"), os.path.getsize(full)
+
+
+def delete_prefix(prefix: str) -> int:
+    keys = [key for key, _ in list_keys(prefix)]
+    for key in keys:
+        delete(key)
+    return len(keys)
+
+
+def ensure_bucket() -> None:
+    """Create the bucket if it is missing (MinIO and moto start empty)."""
+    if not is_s3():
+        return
+    client = _s3_client()
+    bucket = _backend().bucket_name
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        client.create_bucket(Bucket=bucket)

@@ -1,0 +1,77 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registry.selectors import asset_get
+from registry.serializers import AssetOut
+
+from .selectors import gallery_search, subscription_for
+from .services import subscription_delete, subscription_set
+
+
+class GalleryListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str), OpenApiParameter("tag", str), OpenApiParameter("namespace", str),
+            OpenApiParameter("sort", str, enum=["updated", "subscribers", "name"]),
+            OpenApiParameter("subscribed", bool), OpenApiParameter("limit", int), OpenApiParameter("offset", int),
+        ],
+        responses=AssetOut(many=True),
+        summary="Search the gallery",
+    )
+    def get(self, request):
+        p = request.query_params
+        assets = gallery_search(
+            user=request.user,
+            q=p.get("q", ""),
+            tag=p.get("tag", ""),
+            namespace=p.get("namespace", ""),
+            subscribed=p.get("subscribed") in ("1", "true"),
+            sort=p.get("sort", "updated"),
+        )
+        paginator = self.pagination_class() if self.pagination_class else None
+        page = paginator.paginate_queryset(assets, request, view=self)
+        return paginator.get_paginated_response(AssetOut(page, many=True).data)
+
+
+class SubscriptionIn(serializers.Serializer):
+    pin = serializers.CharField(required=False, allow_blank=True, help_text="A version to pin; omit to follow the latest.")
+
+
+class SubscriptionOut(serializers.Serializer):
+    asset = serializers.CharField()
+    subscribed = serializers.BooleanField()
+    pinned_version = serializers.CharField(allow_null=True)
+
+
+def _subscription_body(asset, subscription) -> dict:
+    return {
+        "asset": asset.full_name,
+        "subscribed": subscription is not None,
+        "pinned_version": subscription.pinned_version.version if subscription and subscription.pinned_version else None,
+    }
+
+
+class SubscriptionApi(APIView):
+    @extend_schema(responses=SubscriptionOut, summary="My subscription to a workflow")
+    def get(self, request, namespace: str, name: str):
+        asset = asset_get(user=request.user, namespace=namespace, name=name)
+        return Response(_subscription_body(asset, subscription_for(user=request.user, asset=asset)))
+
+    @extend_schema(request=SubscriptionIn, responses=SubscriptionOut, summary="Subscribe (idempotent)")
+    def put(self, request, namespace: str, name: str):
+        data = SubscriptionIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        asset = asset_get(user=request.user, namespace=namespace, name=name)
+        subscription = subscription_set(user=request.user, asset=asset, pin=data.validated_data.get("pin") or None)
+        return Response(_subscription_body(asset, subscription))
+
+    @extend_schema(responses=SubscriptionOut, summary="Unsubscribe; past runs are kept")
+    def delete(self, request, namespace: str, name: str):
+        asset = asset_get(user=request.user, namespace=namespace, name=name)
+        subscription_delete(user=request.user, asset=asset)
+        return Response(_subscription_body(asset, None))

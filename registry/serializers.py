@@ -1,0 +1,45 @@
+from rest_framework import serializers
+
+from .models import Asset, AssetVersion
+
+
+class VersionOut(serializers.ModelSerializer):
+    asset = serializers.CharField(source="asset.full_name")
+    published_by = serializers.CharField(source="published_by.username")
+    yanked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AssetVersion
+        fields = [
+            "asset", "version", "bundle_digest", "bundle_size", "changelog", "published_by",
+            "published_at", "yanked", "yank_reason",
+        ]
+
+    def get_yanked(self, obj) -> bool:
+        return obj.yanked_at is not None
+
+
+class VersionDetailOut(VersionOut):
+    class Meta(VersionOut.Meta):
+        fields = VersionOut.Meta.fields + ["spec", "readme"]
+
+
+class AssetOut(serializers.ModelSerializer):
+    full_name = serializers.CharField()
+    namespace = serializers.CharField(source="namespace.slug")
+    latest_version = serializers.CharField(source="latest_version.version", allow_null=True)
+
+    class Meta:
+        model = Asset
+        fields = ["full_name", "namespace", "name", "description", "tags", "visibility", "latest_version", "updated_at"]
+
+
+class PublishIn(serializers.Serializer):
+    spec = serializers.JSONField(help_text="The workflow spec (JSON object, or a JSON string in a multipart form).")
+    bundle = serializers.FileField(help_text="The deterministic tar.gz of the workflow's source folder.")
+    version = serializers.CharField(required=False, allow_blank=True, help_text="MAJOR.MINOR.PATCH; omitted bumps the patch.")
+    namespace = serializers.CharField(required=False, allow_blank=True)
+    readme = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    changelog = serializers.CharField(required=False, allow_blank=True, default="")
+    visibility = serializers.ChoiceField(choices=["private", "team", "public"], required=False)
+    tags = serializers.CharField(required=False, allow_blank=True, default="", help_text="Comma-separated.")

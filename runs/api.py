@@ -1,0 +1,166 @@
+from django.http import FileResponse, HttpResponseRedirect
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FileUploadParser, JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core import storage
+from core.errors import InvalidInput, NotFound
+from registry.selectors import asset_get, parse_asset_ref, version_get
+
+from .selectors import metric_history, run_get, run_get_for_logging, run_list, step_get, step_log
+from .serializers import ArtifactOut, ArtifactPathIn, LogBatchIn, RunDetailOut, RunOut, RunStartIn
+from .services.lifecycle import run_start, run_stop
+from .services.tracking import artifact_commit, artifact_put, artifact_upload_target, log_batch
+
+
+def _token(request):
+    return request.auth if hasattr(request.auth, "scopes") else None
+
+
+class RunsApi(APIView):
+    required_scope = "run"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("workflow", str), OpenApiParameter("status", str),
+                    OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses=RunOut(many=True), summary="List runs",
+    )
+    def get(self, request):
+        runs = run_list(user=request.user, asset=request.query_params.get("workflow"), status=request.query_params.get("status"))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response(RunOut(page, many=True).data)
+
+    @extend_schema(request=RunStartIn, responses={201: RunDetailOut}, summary="Start a run of a published workflow")
+    def post(self, request):
+        data = RunStartIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        namespace, name, version = parse_asset_ref(data.validated_data["workflow"])
+        asset = asset_get(user=request.user, namespace=namespace, name=name)
+        run = run_start(
+            user=request.user,
+            version=version_get(asset=asset, version=version),
+            params=data.validated_data["params"],
+            name=data.validated_data["name"],
+        )
+        return Response(RunDetailOut(run).data, status=201)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(responses=RunDetailOut, summary="A run: steps, params, metrics, artifacts")
+    def get(self, request, run_id: int):
+        return Response(RunDetailOut(run_get(user=request.user, run_id=run_id)).data)
+
+
+class RunStopApi(APIView):
+    required_scope = "run"
+
+    @extend_schema(request=None, responses=RunOut, summary="Stop a run")
+    def post(self, request, run_id: int):
+        run = run_stop(user=request.user, run=run_get(user=request.user, run_id=run_id))
+        return Response(RunOut(run).data)
+
+
+class LogBatchApi(APIView):
+    allow_run_token = True
+
+    @extend_schema(request=LogBatchIn, responses={200: None}, summary="Log metrics, params and tags in one batch")
+    def post(self, request, run_id: int):
+        run = run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))
+        body = request.data
+        if not isinstance(body, dict):
+            raise InvalidInput("The body must be a JSON object.")
+        stored = log_batch(
+            run=run,
+            metrics=body.get("metrics") or [],
+            params=body.get("params") or {},
+            tags=body.get("tags") or {},
+            batch_id=body.get("batch_id") or None,
+        )
+        return Response({"stored": stored})
+
+
+class MetricHistoryApi(APIView):
+    @extend_schema(responses={200: None}, summary="Every point of one metric")
+    def get(self, request, run_id: int, key: str):
+        run = run_get(user=request.user, run_id=run_id)
+        return Response({"key": key, "points": metric_history(run=run, key=key)})
+
+
+class ArtifactsApi(APIView):
+    @extend_schema(responses=ArtifactOut(many=True), summary="List a run's artifacts")
+    def get(self, request, run_id: int):
+        run = run_get(user=request.user, run_id=run_id)
+        return Response(ArtifactOut(run.artifacts.all(), many=True).data)
+
+
+class UploadTargetOut(serializers.Serializer):
+    path = serializers.CharField()
+    url = serializers.CharField(allow_null=True, help_text="Presigned PUT URL; null means PUT to the content endpoint.")
+
+
+class ArtifactUploadApi(APIView):
+    allow_run_token = True
+
+    @extend_schema(request=ArtifactPathIn, responses=UploadTargetOut, summary="Where to upload an artifact")
+    def post(self, request, run_id: int):
+        run = run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))
+        data = ArtifactPathIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(artifact_upload_target(run=run, path=data.validated_data["path"]))
+
+
+class ArtifactCommitApi(APIView):
+    allow_run_token = True
+
+    @extend_schema(request=ArtifactPathIn, responses=ArtifactOut, summary="Record an artifact uploaded to a presigned URL")
+    def post(self, request, run_id: int):
+        run = run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))
+        data = ArtifactPathIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(ArtifactOut(artifact_commit(run=run, path=data.validated_data["path"])).data, status=201)
+
+
+class RawBodyParser(FileUploadParser):
+    media_type = "*/*"
+
+
+class ArtifactContentApi(APIView):
+    allow_run_token = True
+    parser_classes = [RawBodyParser, JSONParser]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes}, summary="Download an artifact")
+    def get(self, request, run_id: int, path: str):
+        run = run_get(user=request.user, run_id=run_id, token=_token(request))
+        return artifact_response(run, path)
+
+    @extend_schema(request={"application/octet-stream": bytes}, responses={201: ArtifactOut}, summary="Upload an artifact through the server")
+    def put(self, request, run_id: int, path: str):
+        run = run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))
+        upload = request.data.get("file")
+        if upload is None:
+            raise InvalidInput("The request body is empty.", field="file")
+        return Response(ArtifactOut(artifact_put(run=run, path=path, content=upload)).data, status=201)
+
+
+def artifact_response(run, path: str):
+    """A redirect to a presigned URL on S3, or the bytes streamed from local storage."""
+    artifact = run.artifacts.filter(path=storage.clean_relpath(path)).first()
+    if artifact is None:
+        raise NotFound(f"Run {run.pk} has no artifact '{path}'.", field="path")
+    key = storage.artifact_key(run.pk, artifact.path)
+    filename = artifact.path.rsplit("/", 1)[-1]
+    url = storage.download_url(key, filename=filename)
+    if url:
+        return HttpResponseRedirect(url)
+    return FileResponse(storage.open_read(key), as_attachment=True, filename=filename)
+
+
+class StepLogApi(APIView):
+    @extend_schema(responses={(200, "text/plain"): str}, summary="The tail of a step's log")
+    def get(self, request, run_id: int, step: str):
+        run = run_get(user=request.user, run_id=run_id)
+        text, cut = step_log(step=step_get(run=run, name=step))
+        return Response({"step": step, "log": text, "truncated": cut})

@@ -1,0 +1,175 @@
+from django.conf import settings
+from django.db import models
+
+
+class Experiment(models.Model):
+    namespace = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["namespace", "name"], name="unique_experiment_per_namespace")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+RUN_FINAL = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED}
+
+
+class Run(models.Model):
+    name = models.CharField(max_length=200, blank=True)
+    namespace = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="runs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="runs")
+    asset_version = models.ForeignKey(
+        "registry.AssetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    experiment = models.ForeignKey(Experiment, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-created_at"], name="run_recent"),
+            models.Index(fields=["asset_version", "-created_at"], name="run_by_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in RUN_FINAL
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    STOPPED = "stopped"
+
+
+STEP_FINAL = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.STOPPED}
+
+
+class StepRun(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=64)
+    position = models.PositiveIntegerField(default=0)  # index in dependency order
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
+    attempt = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    outputs = models.JSONField(default=dict, blank=True)  # name -> {"key": ..., "size": ...}
+    log_key = models.CharField(max_length=1024, blank=True)
+    log_size = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_step_per_run")]
+        ordering = ["position"]
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Metric(models.Model):
+    """One metric point. Kept narrow so bulk ingest stays cheap."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points")
+    key = models.CharField(max_length=250)
+    step = models.BigIntegerField(default=0)
+    value = models.FloatField()
+    timestamp_ms = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "key", "step"], name="metric_run_key_step")]
+
+
+class MetricSummary(models.Model):
+    """Per (run, key) aggregates kept up to date on ingest, so lists never scan points."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_summaries")
+    key = models.CharField(max_length=250)
+    last = models.FloatField()
+    last_step = models.BigIntegerField()
+    min = models.FloatField()
+    max = models.FloatField()
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_metric_summary")]
+        ordering = ["key"]
+
+
+class RunParam(models.Model):
+    """A parameter logged during the run (workflow inputs live in ``Run.params``)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="logged_params")
+    key = models.CharField(max_length=250)
+    value = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_run_param")]
+        ordering = ["key"]
+
+
+class RunTag(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=250)
+    value = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_run_tag")]
+        ordering = ["key"]
+
+
+class Artifact(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    path = models.CharField(max_length=512)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "path"], name="unique_artifact_path")]
+        ordering = ["path"]
+
+
+class IngestBatch(models.Model):
+    """Remembers client batch ids so a retried batch is not stored twice."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    batch_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "batch_id"], name="unique_ingest_batch")]

@@ -1,0 +1,80 @@
+"""Reads for runs, always scoped to what the user may see."""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from accounts.access import can_change_run, run_filter, token_is_run_scoped
+from accounts.models import ApiToken
+from core import storage
+from core.errors import Forbidden, NotFound
+
+from .models import Metric, Run, StepRun
+
+LOG_TAIL_BYTES = 256 * 1024
+
+
+def runs_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Run]:
+    return Run.objects.filter(run_filter(user)).select_related(
+        "asset_version__asset__namespace", "created_by", "namespace"
+    )
+
+
+def run_list(*, user: AbstractBaseUser | AnonymousUser, asset: str | None = None, status: str | None = None) -> QuerySet[Run]:
+    runs = runs_visible(user=user)
+    if asset:
+        namespace, _, name = asset.partition("/")
+        runs = runs.filter(asset_version__asset__namespace__slug=namespace, asset_version__asset__name=name)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-created_at", "-pk")
+
+
+def run_get(*, user: AbstractBaseUser | AnonymousUser, run_id: int, token: ApiToken | None = None) -> Run:
+    if token_is_run_scoped(token):
+        if token.run_id != run_id:
+            raise NotFound(f"Run {run_id} was not found.")
+        return Run.objects.select_related("asset_version__asset__namespace").get(pk=run_id)
+    run = runs_visible(user=user).filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"Run {run_id} was not found.")
+    return run
+
+
+def run_get_for_logging(*, user: AbstractBaseUser, run_id: int, token: ApiToken | None = None) -> Run:
+    """A run the caller may log to: its own run for a run-scoped token, else one they may change."""
+    run = run_get(user=user, run_id=run_id, token=token)
+    if not token_is_run_scoped(token) and not can_change_run(user, run):
+        raise Forbidden(f"You may not log to run {run_id}.")
+    return run
+
+
+def metric_history(*, run: Run, key: str) -> list[dict]:
+    rows = Metric.objects.filter(run=run, key=key).order_by("step", "timestamp_ms").values_list("step", "value", "timestamp_ms")
+    return [{"step": s, "value": v, "timestamp": t} for s, v, t in rows]
+
+
+def metric_series(*, run: Run) -> dict[str, dict[str, list]]:
+    """Every metric of a run as {key: {"step": [...], "value": [...]}}, for charts."""
+    series: dict[str, dict[str, list]] = {}
+    rows = Metric.objects.filter(run=run).order_by("key", "step", "timestamp_ms").values_list("key", "step", "value")
+    for key, step, value in rows.iterator(chunk_size=10_000):
+        s = series.setdefault(key, {"step": [], "value": []})
+        s["step"].append(step)
+        s["value"].append(value)
+    return series
+
+
+def step_get(*, run: Run, name: str) -> StepRun:
+    step = run.steps.filter(name=name).first()
+    if step is None:
+        raise NotFound(f"Run {run.pk} has no step '{name}'.", field="step")
+    return step
+
+
+def step_log(*, step: StepRun, max_bytes: int = LOG_TAIL_BYTES) -> tuple[str, bool]:
+    """The tail of a step's log, and whether it was cut."""
+    if not step.log_key:
+        return "", False
+    data, cut = storage.read_tail(step.log_key, max_bytes)
+    return data.decode("utf-8", "replace"), cut

@@ -1,0 +1,259 @@
+"""The worker side: claim a step, run it in an isolated subprocess, store what it made.
+
+The subprocess is someone else's code. It gets a clean environment (no database URL, no
+storage keys, no Django secret) and a short-lived token that can log to its own run only.
+The worker, which holds the credentials, moves the bytes of inputs, outputs and logs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.services import token_create_for_run, token_revoke
+from core import storage
+
+from ..bundle_cache import bundle_dir
+from ..models import Run, RunStatus, StepRun, StepStatus
+from .lifecycle import run_advance
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 5.0
+POLL_S = 0.2
+KILL_GRACE_S = 2.0
+
+
+class StepFailure(Exception):
+    """A failure to report on the step, as opposed to a bug in Flowdeck."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(step_run_id: int) -> bool:
+    """queued -> running, once. A redelivered or duplicate message changes nothing."""
+    now = timezone.now()
+    return bool(
+        StepRun.objects.filter(pk=step_run_id, status=StepStatus.QUEUED).update(
+            status=StepStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            worker=worker_name(),
+            attempt=F("attempt") + 1,
+            exit_code=None,
+            error="",
+        )
+    )
+
+
+def step_execute(*, step_run_id: int) -> None:
+    if not claim(step_run_id):
+        return
+    step = StepRun.objects.select_related("run__asset_version", "run__created_by").get(pk=step_run_id)
+    run = step.run
+    Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING, started_at=timezone.now())
+    spec = next(s for s in run.asset_version.spec["steps"] if s["name"] == step.name)
+    workdir = Path(tempfile.mkdtemp(prefix=f"flowdeck-{run.pk}-{step.name}-"))
+    token = None
+    status, error, exit_code = StepStatus.FAILED, "", None
+    outputs: dict = {}
+    log_path = workdir / "log.txt"
+    try:
+        bundle = bundle_dir(run.asset_version.bundle_digest)
+        _prepare(workdir, bundle, run, step, spec)
+        token, plaintext = token_create_for_run(user=run.created_by, run_id=run.pk)
+        exit_code, stopped, timed_out = _run_subprocess(workdir, log_path, step, spec, plaintext)
+        if stopped:
+            status, error = StepStatus.STOPPED, "Stopped by request."
+        elif timed_out:
+            error = f"Timed out after {spec.get('timeout_s') or settings.FLOWDECK_STEP_TIMEOUT_S} s."
+        elif exit_code != 0:
+            error = _last_line(log_path) or f"Exited with code {exit_code}."
+        else:
+            outputs = _store_outputs(workdir, run, step, spec)
+            status = StepStatus.SUCCEEDED
+    except StepFailure as exc:
+        error = str(exc)
+        _append(log_path, f"\n[flowdeck] {error}\n")
+    except Exception as exc:  # infrastructure trouble: report it on the step, not silently
+        log.exception("step %s of run %s failed in the executor", step.name, run.pk)
+        error = f"Executor error: {type(exc).__name__}: {exc}"
+        _append(log_path, f"\n[flowdeck] {error}\n")
+    finally:
+        if token is not None:
+            token_revoke(token=token)
+    log_key, log_size = _store_log(log_path, run, step)
+    shutil.rmtree(workdir, ignore_errors=True)
+    _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
+
+
+def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -> None:
+    (workdir / "inputs").mkdir()
+    (workdir / "outputs").mkdir()
+    (workdir / "scratch").mkdir()
+    siblings = {s.name: s for s in run.steps.all()}
+    args: dict = {}
+    input_files: dict[str, str] = {}
+    for arg, ref in spec["inputs"].items():
+        if ref == "params":
+            args[arg] = run.params
+            continue
+        head, _, tail = ref.partition(".")
+        if head == "params":
+            args[arg] = run.params.get(tail)
+            continue
+        source = siblings.get(head)
+        produced = (source.outputs or {}).get(tail) if source else None
+        if not produced:
+            raise StepFailure(f"Input '{arg}' needs output '{tail}' of step '{head}', which is missing.")
+        rel = f"inputs/{arg}.pkl"
+        with storage.open_read(produced["key"]) as src, open(workdir / rel, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        input_files[arg] = rel
+    manifest = {
+        "run_id": run.pk,
+        "step": step.name,
+        "attempt": step.attempt,
+        "fn": spec["fn"],
+        "bundle": str(bundle),
+        "args": args,
+        "input_files": input_files,
+        "outputs": spec["outputs"],
+    }
+    (workdir / "step.json").write_text(json.dumps(manifest))
+
+
+def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> dict[str, str]:
+    """Everything the step subprocess may know. Nothing from the worker's own environment."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir / "scratch"),
+        "TMPDIR": str(workdir / "scratch"),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "FLOWDECK_URL": settings.FLOWDECK_INTERNAL_URL,
+        "FLOWDECK_TOKEN": token,
+        "FLOWDECK_RUN_ID": str(run_id),
+        "FLOWDECK_STEP": step_name,
+    }
+
+
+def _run_subprocess(workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str) -> tuple[int | None, bool, bool]:
+    """Run the step; heartbeat; kill it on stop or timeout. Returns (exit code, stopped, timed out)."""
+    timeout = float(spec.get("timeout_s") or settings.FLOWDECK_STEP_TIMEOUT_S)
+    env = step_environment(workdir, token, step.run_id, step.name)
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flowdeck.runner", str(workdir)],
+            cwd=workdir / "scratch",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a kill reaches its children
+        )
+        started = time.monotonic()
+        last_beat = started
+        stopped = timed_out = False
+        while True:
+            try:
+                return_code = proc.wait(timeout=POLL_S)
+                return return_code, stopped, timed_out
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if now - started > timeout:
+                timed_out = True
+                _kill(proc)
+                continue
+            if now - last_beat >= HEARTBEAT_S:
+                last_beat = now
+                StepRun.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
+                if Run.objects.filter(pk=step.run_id, status=RunStatus.STOPPING).exists():
+                    stopped = True
+                    _kill(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict) -> dict:
+    outputs = {}
+    for name in spec["outputs"]:
+        path = workdir / "outputs" / f"{name}.pkl"
+        if not path.is_file():
+            raise StepFailure(f"Step '{step.name}' did not produce its declared output '{name}'.")
+        key = storage.step_key(run.pk, step.name, step.attempt, f"outputs/{name}.pkl")
+        with open(path, "rb") as fh:
+            size = storage.put(key, fh)
+        outputs[name] = {"key": key, "size": size}
+    return outputs
+
+
+def _store_log(log_path: Path, run: Run, step: StepRun) -> tuple[str, int]:
+    if not log_path.exists():
+        return "", 0
+    key = storage.step_key(run.pk, step.name, step.attempt, "log.txt")
+    try:
+        with open(log_path, "rb") as fh:
+            return key, storage.put(key, fh)
+    except Exception:
+        log.exception("could not store the log of step %s of run %s", step.name, run.pk)
+        return "", 0
+
+
+def _record(step: StepRun, spec: dict, status: str, error: str, exit_code, outputs, log_key, log_size) -> None:
+    retry = status == StepStatus.FAILED and step.attempt <= int(spec.get("retries") or 0)
+    StepRun.objects.filter(pk=step.pk, status=StepStatus.RUNNING).update(
+        status=StepStatus.QUEUED if retry else status,
+        finished_at=None if retry else timezone.now(),
+        error=error[:4000],
+        exit_code=exit_code,
+        outputs=outputs,
+        log_key=log_key,
+        log_size=log_size,
+    )
+    if retry:
+        from ..tasks import step_execute_task
+
+        step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60))
+        return
+    run_advance(run_id=step.run_id)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 4096))
+            lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        return lines[-1][:500] if lines else ""
+    except OSError:
+        return ""
+
+
+def _append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)

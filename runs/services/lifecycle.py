@@ -1,0 +1,147 @@
+"""Starting runs and moving them forward. The database is the source of truth; Celery
+only carries "look at run N" and "execute step M" messages."""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.access import can_change_run, require_write
+from accounts.models import Team
+from accounts.services import tokens_revoke_for_run
+from core.errors import Conflict, Forbidden, InvalidInput
+from flowdeck.spec import SpecError, resolve_params, topo_order
+from registry.models import AssetVersion
+
+from ..models import Run, RunStatus, StepRun, StepStatus
+
+BLOCKING = {StepStatus.FAILED, StepStatus.STOPPED, StepStatus.SKIPPED}
+
+
+def params_check(version: AssetVersion, values: dict | None) -> dict:
+    if values is not None and not isinstance(values, dict):
+        raise InvalidInput("params must be an object of name: value.", field="params")
+    try:
+        return resolve_params(version.spec["params"], values)
+    except SpecError as exc:
+        raise InvalidInput(exc.message, field=exc.field) from None
+
+
+def run_start(
+    *,
+    user: AbstractBaseUser,
+    version: AssetVersion,
+    params: dict | None = None,
+    name: str = "",
+    namespace: Team | None = None,
+) -> Run:
+    """Validate the parameters, create the run and its pending steps, and dispatch it.
+
+    The caller has already checked that ``user`` may see ``version``.
+    """
+    if version.yanked_at:
+        raise InvalidInput(
+            f"{version} is yanked ({version.yank_reason or 'no reason given'}); pick another version.",
+            field="version",
+        )
+    team = namespace or Team.objects.get(personal_of=user)
+    require_write(user, team, what="start runs")
+    values = params_check(version, params)
+    order = topo_order(version.spec["steps"])
+    with transaction.atomic():
+        run = Run.objects.create(
+            name=(name or "")[:200],
+            namespace=team,
+            created_by=user,
+            asset_version=version,
+            params=values,
+        )
+        StepRun.objects.bulk_create(
+            StepRun(run=run, name=step_name, position=i) for i, step_name in enumerate(order)
+        )
+        from ..tasks import run_advance_task
+
+        run_advance_task.delay_on_commit(run.pk)
+    return run
+
+
+def _spec_steps(run: Run) -> dict[str, dict]:
+    return {s["name"]: s for s in run.asset_version.spec["steps"]}
+
+
+def run_advance(*, run_id: int) -> list[int]:
+    """Queue every pending step whose dependencies succeeded; skip those behind a failure;
+    finish the run when no step is left. Safe to call any number of times, concurrently:
+    the run row lock serialises callers and a step leaves "pending" only once.
+
+    Returns the ids of the steps it dispatched.
+    """
+    from ..tasks import step_execute_task
+
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("asset_version").filter(pk=run_id).first()
+        if run is None or run.is_final:
+            return []
+        steps = {s.name: s for s in run.steps.all()}
+        specs = _spec_steps(run)
+        now = timezone.now()
+        dispatched: list[int] = []
+        for step in sorted(steps.values(), key=lambda s: s.position):
+            if step.status != StepStatus.PENDING:
+                continue
+            if run.status == RunStatus.STOPPING:
+                step.status, step.finished_at = StepStatus.STOPPED, now
+                step.save(update_fields=["status", "finished_at"])
+                continue
+            deps = [steps[d] for d in specs[step.name]["depends_on"]]
+            blocked = [d for d in deps if d.status in BLOCKING]
+            if blocked:
+                step.status, step.finished_at = StepStatus.SKIPPED, now
+                step.error = f"Skipped: upstream step '{blocked[0].name}' {blocked[0].status}."
+                step.save(update_fields=["status", "finished_at", "error"])
+            elif all(d.status == StepStatus.SUCCEEDED for d in deps):
+                step.status, step.queued_at = StepStatus.QUEUED, now
+                step.save(update_fields=["status", "queued_at"])
+                dispatched.append(step.pk)
+        if dispatched and run.status == RunStatus.QUEUED:
+            run.status, run.started_at = RunStatus.RUNNING, run.started_at or now
+            run.save(update_fields=["status", "started_at"])
+        if all(s.status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.STOPPED) for s in steps.values()):
+            _finish(run, list(steps.values()), now)
+        for step_id in dispatched:
+            step_execute_task.delay_on_commit(step_id)
+    return dispatched
+
+
+def _finish(run: Run, steps: list[StepRun], now) -> None:
+    statuses = {s.status for s in steps}
+    if run.status == RunStatus.STOPPING or StepStatus.STOPPED in statuses:
+        run.status = RunStatus.STOPPED
+    elif StepStatus.FAILED in statuses:
+        run.status = RunStatus.FAILED
+        failed = [s.name for s in steps if s.status == StepStatus.FAILED]
+        run.error = f"Step '{failed[0]}' failed."
+    else:
+        run.status = RunStatus.SUCCEEDED
+    run.started_at = run.started_at or now
+    run.finished_at = now
+    run.save(update_fields=["status", "error", "started_at", "finished_at"])
+    tokens_revoke_for_run(run_id=run.pk)
+
+
+def run_stop(*, user: AbstractBaseUser, run: Run) -> Run:
+    """Ask a run to stop: pending steps end as stopped, running ones are killed by their worker."""
+    if not can_change_run(user, run):
+        raise Forbidden("You may not stop this run.")
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.is_final:
+            raise Conflict(f"Run {run.pk} has already ended ({locked.status}).")
+        locked.status = RunStatus.STOPPING
+        locked.save(update_fields=["status"])
+        StepRun.objects.filter(run=locked, status__in=[StepStatus.PENDING, StepStatus.QUEUED]).update(
+            status=StepStatus.STOPPED, finished_at=timezone.now()
+        )
+    run_advance(run_id=run.pk)
+    run.refresh_from_db()
+    return run

@@ -1,0 +1,159 @@
+"""Recording what a run logs: metrics, params, tags and artifacts."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from typing import IO
+
+from django.db import IntegrityError, transaction
+
+from core import storage
+from core.errors import InvalidInput, NotFound
+
+from ..models import Artifact, IngestBatch, Metric, MetricSummary, Run, RunParam, RunTag
+
+MAX_KEY = 250
+MAX_VALUE = 6000
+MAX_METRICS_PER_BATCH = 100_000
+MAX_PARAMS_PER_BATCH = 1_000
+MAX_TAGS_PER_BATCH = 1_000
+
+
+def _key(key, kind: str) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInput(f"A {kind} key must be a non-empty string, got {key!r}.", field=f"{kind}s")
+    if len(key) > MAX_KEY:
+        raise InvalidInput(f"{kind.capitalize()} key '{key[:40]}…' is longer than {MAX_KEY} characters.", field=f"{kind}s")
+    return key
+
+
+def _number(value, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"Metric '{key}' has a non-numeric value {value!r}.", field="metrics")
+    value = float(value)
+    if not math.isfinite(value):
+        # Refused, not stored: a NaN loss is almost always a bug the author wants to see.
+        raise InvalidInput(f"Metric '{key}' is {value}; NaN and infinity are refused.", field="metrics")
+    return value
+
+
+def _text(value, key: str, kind: str) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_VALUE:
+        raise InvalidInput(f"{kind.capitalize()} '{key}' is longer than {MAX_VALUE} characters.", field=f"{kind}s")
+    return text
+
+
+def log_batch(
+    *,
+    run: Run,
+    metrics: Iterable[Mapping] = (),
+    params: Mapping | None = None,
+    tags: Mapping | None = None,
+    batch_id: str | None = None,
+) -> bool:
+    """Store a batch. With ``batch_id``, a batch that was already stored is a no-op.
+
+    Metrics are ``{"key", "value", "step"?, "timestamp"? (ms)}``. Everything is checked
+    before anything is written, so a bad batch changes nothing. Returns False for a replay.
+    """
+    metrics = list(metrics)
+    params, tags = dict(params or {}), dict(tags or {})
+    if len(metrics) > MAX_METRICS_PER_BATCH:
+        raise InvalidInput(f"A batch holds at most {MAX_METRICS_PER_BATCH} metric points.", field="metrics")
+    if len(params) > MAX_PARAMS_PER_BATCH or len(tags) > MAX_TAGS_PER_BATCH:
+        raise InvalidInput(f"A batch holds at most {MAX_PARAMS_PER_BATCH} params and tags.", field="params")
+    now_ms = int(time.time() * 1000)
+    points: list[Metric] = []
+    for m in metrics:
+        if not isinstance(m, Mapping):
+            raise InvalidInput("Each metric must be an object with key and value.", field="metrics")
+        key = _key(m.get("key"), "metric")
+        step = m.get("step", 0) or 0
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise InvalidInput(f"Metric '{key}' has a non-integer step {step!r}.", field="metrics")
+        ts = m.get("timestamp") or now_ms
+        points.append(Metric(run=run, key=key, step=step, value=_number(m.get("value"), key), timestamp_ms=int(ts)))
+    clean_params = {_key(k, "param"): _text(v, k, "param") for k, v in params.items()}
+    clean_tags = {_key(k, "tag"): _text(v, k, "tag") for k, v in tags.items()}
+
+    with transaction.atomic():
+        if batch_id:
+            try:
+                with transaction.atomic():
+                    IngestBatch.objects.create(run=run, batch_id=str(batch_id)[:64])
+            except IntegrityError:
+                return False
+        _params_store(run, clean_params)
+        for key, value in clean_tags.items():
+            RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
+        if points:
+            Metric.objects.bulk_create(points, batch_size=5000)
+            _summaries_update(run, points)
+    return True
+
+
+def _params_store(run: Run, params: dict[str, str]) -> None:
+    if not params:
+        return
+    existing = dict(RunParam.objects.filter(run=run, key__in=params).values_list("key", "value"))
+    for key, value in params.items():
+        if key in existing and existing[key] != value:
+            raise InvalidInput(
+                f"Param '{key}' was already logged as {existing[key]!r}; params cannot change (got {value!r}).",
+                field="params",
+            )
+    RunParam.objects.bulk_create(
+        [RunParam(run=run, key=k, value=v) for k, v in params.items() if k not in existing]
+    )
+
+
+def _summaries_update(run: Run, points: list[Metric]) -> None:
+    agg: dict[str, dict] = {}
+    for p in points:
+        a = agg.get(p.key)
+        if a is None:
+            agg[p.key] = {"last": p.value, "last_step": p.step, "min": p.value, "max": p.value, "count": 1}
+            continue
+        if p.step >= a["last_step"]:
+            a["last"], a["last_step"] = p.value, p.step
+        a["min"], a["max"] = min(a["min"], p.value), max(a["max"], p.value)
+        a["count"] += 1
+    current = {s.key: s for s in MetricSummary.objects.select_for_update().filter(run=run, key__in=agg)}
+    for key, a in agg.items():
+        s = current.get(key)
+        if s is None:
+            MetricSummary.objects.create(run=run, key=key, **a)
+            continue
+        if a["last_step"] >= s.last_step:
+            s.last, s.last_step = a["last"], a["last_step"]
+        s.min, s.max, s.count = min(s.min, a["min"]), max(s.max, a["max"]), s.count + a["count"]
+        s.save(update_fields=["last", "last_step", "min", "max", "count"])
+
+
+# --- artifacts --------------------------------------------------------------------------------
+def artifact_upload_target(*, run: Run, path: str) -> dict:
+    """Where a client should PUT an artifact's bytes: a presigned S3 URL, or the server."""
+    key = storage.artifact_key(run.pk, path)
+    return {"path": storage.clean_relpath(path), "url": storage.upload_url(key)}
+
+
+def artifact_put(*, run: Run, path: str, content: IO[bytes] | bytes) -> Artifact:
+    """Store bytes sent through the server (local storage, or clients without S3 access)."""
+    key = storage.artifact_key(run.pk, path)
+    size = storage.put(key, content)
+    return _artifact_record(run, storage.clean_relpath(path), size)
+
+
+def artifact_commit(*, run: Run, path: str) -> Artifact:
+    """Record an artifact a client uploaded straight to the store."""
+    key = storage.artifact_key(run.pk, path)
+    if not storage.exists(key):
+        raise NotFound(f"Artifact '{path}' was not uploaded.", field="path")
+    return _artifact_record(run, storage.clean_relpath(path), storage.size(key))
+
+
+def _artifact_record(run: Run, path: str, size: int) -> Artifact:
+    artifact, _ = Artifact.objects.update_or_create(run=run, path=path, defaults={"size": size})
+    return artifact

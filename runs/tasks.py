@@ -1,0 +1,15 @@
+"""Celery entry points. Each takes an id and calls one service."""
+from core.tasks import flowdeck_task
+
+from .services.execute import step_execute
+from .services.lifecycle import run_advance
+
+
+@flowdeck_task("flowdeck.run_advance")
+def run_advance_task(run_id: int) -> None:
+    run_advance(run_id=run_id)
+
+
+@flowdeck_task("flowdeck.step_execute")
+def step_execute_task(step_run_id: int) -> None:
+    step_execute(step_run_id=step_run_id)
