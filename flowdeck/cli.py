@@ -1,0 +1,271 @@
+"""The ``flowdeck`` command. Errors are one line and a non-zero exit (``--debug`` shows the traceback)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from . import config
+from .client import Client
+from .errors import FlowdeckError
+from .spec import SpecError
+
+FINAL = {"succeeded", "failed", "stopped"}
+
+
+def _client(args) -> Client:
+    return Client(args.url, args.token)
+
+
+def _emit(args, data: Any, table: list[tuple[str, ...]] | None = None, header: tuple[str, ...] | None = None) -> None:
+    if getattr(args, "json", False) or table is None:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    rows = ([header] if header else []) + table
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))] if rows else []
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise FlowdeckError(f"--param takes KEY=VALUE, got '{pair}'.")
+        params[key.strip()] = value  # the server coerces strings to the parameter's type
+    return params
+
+
+# --- commands ----------------------------------------------------------------------------------
+def cmd_login(args) -> int:
+    url = args.url or config.load().url or "http://127.0.0.1:8000"
+    token = args.token
+    if not token:
+        import getpass
+
+        username = args.username or input("Username: ")
+        password = getpass.getpass("Password: ")
+        with Client(url, "") as anon:
+            token = anon.request("POST", "/api/v1/auth/token", json={"username": username, "password": password, "name": "cli"})["token"]
+    with Client(url, token) as client:
+        me = client.me()
+    path = config.save(url, token)
+    print(f"Logged in to {url} as {me['username']}; token saved in {path} (mode 600).")
+    return 0
+
+
+def cmd_whoami(args) -> int:
+    with _client(args) as client:
+        me = client.me()
+    _emit(args, me, [(me["username"], ", ".join(me["namespaces"]))], ("USER", "NAMESPACES"))
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from .loader import load_workflow
+    from .publish import publish_plan
+
+    wf, root = load_workflow(args.path)
+    plan = publish_plan(wf, root)
+    bundle = plan["bundle"]
+    print(f"{wf.name}: {len(plan['spec']['steps'])} steps, {len(plan['spec']['params'])} params; "
+          f"bundle {bundle.size} bytes, {len(bundle.files)} files, sha256 {bundle.digest[:12]}")
+    if args.dry_run:
+        for rel, size in bundle.files:
+            print(f"  {size:>10}  {rel}")
+        print("Dry run: nothing was uploaded.")
+        return 0
+    with _client(args) as client:
+        version = client.publish(
+            spec=plan["spec"], bundle=bundle.data, version=args.version, namespace=args.namespace,
+            readme=plan["readme"], changelog=args.changelog or "", visibility=args.visibility,
+            tags=[t for t in (args.tags or "").split(",") if t],
+        )
+    if args.json:
+        _emit(args, version)
+    else:
+        print(f"Published {version['asset']}@{version['version']}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    with _client(args) as client:
+        found = client.search(args.query or "", tag=args.tag or "", sort=args.sort)
+    _emit(args, found, [(a["full_name"], a["latest_version"] or "-", a["visibility"], (a["description"] or "")[:60]) for a in found],
+          ("WORKFLOW", "LATEST", "VISIBILITY", "DESCRIPTION"))
+    return 0
+
+
+def cmd_subscribe(args) -> int:
+    with _client(args) as client:
+        body = client.unsubscribe(args.workflow) if args.remove else client.subscribe(args.workflow, pin=args.pin)
+    if args.json:
+        _emit(args, body)
+    elif body["subscribed"]:
+        print(f"Subscribed to {body['asset']} ({'pinned to ' + body['pinned_version'] if body['pinned_version'] else 'following the latest version'}).")
+    else:
+        print(f"Unsubscribed from {body['asset']}.")
+    return 0
+
+
+def _follow(client: Client, run: dict, *, logs: bool) -> dict:
+    """Print step status changes (and logs with --follow) until the run ends."""
+    seen: dict[str, str] = {}
+    printed_logs: set[str] = set()
+    while True:
+        for step in run["steps"]:
+            if seen.get(step["name"]) != step["status"]:
+                seen[step["name"]] = step["status"]
+                extra = f"  {step['error']}" if step.get("error") else ""
+                print(f"  {step['name']:<24} {step['status']}{extra}", flush=True)
+            if logs and step["status"] in ("succeeded", "failed") and step["name"] not in printed_logs:
+                printed_logs.add(step["name"])
+                text = client.step_log(run["id"], step["name"])["log"]
+                print("".join(f"    | {line}\n" for line in text.splitlines()), end="", flush=True)
+        if run["status"] in FINAL:
+            return run
+        time.sleep(0.5)
+        run = client.run(run["id"])
+
+
+def cmd_run(args) -> int:
+    with _client(args) as client:
+        run = client.run_start(args.workflow, params=_parse_params(args.param), name=args.name or "")
+        if not args.json:
+            print(f"Started run {run['id']} of {run['workflow']}@{run['version']}: {client.url}/runs/{run['id']}/")
+        if args.wait or args.follow:
+            run = _follow(client, run, logs=args.follow) if not args.json else _wait_quiet(client, run)
+            if not args.json:
+                print(f"Run {run['id']} {run['status']}" + (f": {run['error']}" if run.get("error") else ""))
+    if args.json:
+        _emit(args, run)
+    return 0 if run["status"] in ("succeeded", "queued", "running") else 1
+
+
+def _wait_quiet(client: Client, run: dict) -> dict:
+    while run["status"] not in FINAL:
+        time.sleep(0.5)
+        run = client.run(run["id"])
+    return run
+
+
+def cmd_runs(args) -> int:
+    with _client(args) as client:
+        if args.action == "list":
+            runs = client.runs(workflow=args.workflow, status=args.status, limit=args.limit)
+            _emit(args, runs, [(str(r["id"]), f"{r['workflow']}@{r['version']}", r["status"], r["created_by"], str(r["created_at"])[:19]) for r in runs],
+                  ("ID", "WORKFLOW", "STATUS", "BY", "CREATED"))
+        elif args.action == "show":
+            run = client.run(args.run_id)
+            if args.json:
+                _emit(args, run)
+            else:
+                print(f"Run {run['id']}  {run['workflow']}@{run['version']}  {run['status']}")
+                print(f"params: {json.dumps(run['params'])}")
+                _emit(args, run, [(s["name"], s["status"], f"{s['duration_s'] or 0:.2f}s", s["error"] or "") for s in run["steps"]], ("STEP", "STATUS", "TIME", "ERROR"))
+                for m in run["metrics"]:
+                    print(f"metric {m['key']}: last {m['last']:.6g} (step {m['last_step']}), min {m['min']:.6g}, max {m['max']:.6g}")
+                for a in run["artifacts"]:
+                    print(f"artifact {a['path']} ({a['size']} bytes)")
+        elif args.action == "stop":
+            run = client.run_stop(args.run_id)
+            print(f"Run {run['id']} {run['status']}.")
+    return 0
+
+
+def cmd_logs(args) -> int:
+    with _client(args) as client:
+        run = client.run(args.run_id)
+        names = [args.step] if args.step else [s["name"] for s in run["steps"]]
+        for name in names:
+            body = client.step_log(args.run_id, name)
+            print(f"== {name} ==" + (" (truncated)" if body["truncated"] else ""))
+            print(body["log"], end="" if body["log"].endswith("\n") else "\n")
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="server URL (default: FLOWDECK_URL or the saved login)")
+    common.add_argument("--token", help="API token (default: FLOWDECK_TOKEN or the saved login)")
+    common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    parser = argparse.ArgumentParser(prog="flowdeck", description="Define, publish, run and compare ML workflows.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("login", parents=[common], help="save a server URL and token")
+    p.add_argument("--username")
+    p.set_defaults(func=cmd_login)
+
+    sub.add_parser("whoami", parents=[common], help="show the current user").set_defaults(func=cmd_whoami)
+
+    p = sub.add_parser("publish", parents=[common], help="publish a workflow folder as a new version")
+    p.add_argument("path", nargs="?", default=".", help="folder, FILE.py or FILE.py:NAME (default: .)")
+    p.add_argument("--version", help="MAJOR.MINOR.PATCH (default: bump the patch)")
+    p.add_argument("--namespace", help="team or user namespace (default: yours)")
+    p.add_argument("--changelog")
+    p.add_argument("--visibility", choices=["private", "team", "public"])
+    p.add_argument("--tags", help="comma-separated")
+    p.add_argument("--dry-run", action="store_true", help="show what would be uploaded")
+    p.set_defaults(func=cmd_publish)
+
+    gallery = sub.add_parser("gallery", help="browse the gallery").add_subparsers(dest="gallery_command", required=True)
+    p = gallery.add_parser("search", parents=[common], help="search workflows")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--tag")
+    p.add_argument("--sort", default="updated", choices=["updated", "subscribers", "name"])
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("subscribe", parents=[common], help="subscribe to a workflow")
+    p.add_argument("workflow", help="namespace/name")
+    p.add_argument("--pin", help="pin a version instead of following the latest")
+    p.add_argument("--remove", action="store_true", help="unsubscribe")
+    p.set_defaults(func=cmd_subscribe)
+
+    p = sub.add_parser("run", parents=[common], help="start a run of a published workflow")
+    p.add_argument("workflow", help="namespace/name[@version]")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--name")
+    p.add_argument("--wait", action="store_true", help="wait for the run to end, showing step status")
+    p.add_argument("--follow", action="store_true", help="like --wait, and print each step's log")
+    p.set_defaults(func=cmd_run)
+
+    runs = sub.add_parser("runs", help="list, show and stop runs").add_subparsers(dest="action", required=True)
+    p = runs.add_parser("list", parents=[common])
+    p.add_argument("--workflow")
+    p.add_argument("--status")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_runs)
+    for action in ("show", "stop"):
+        p = runs.add_parser(action, parents=[common])
+        p.add_argument("run_id", type=int)
+        p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("logs", parents=[common], help="print step logs of a run")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--step")
+    p.set_defaults(func=cmd_logs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except (FlowdeckError, SpecError, ValueError, OSError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Running a workflow in this process, for debugging: live status, then a summary."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import WorkflowError
+from .spec import SpecError, resolve_params, topo_order
+from .tracking import LocalSink, activate
+
+SYMBOLS = {"running": "▸", "succeeded": "✓", "failed": "✗", "skipped": "–", "stopped": "■"}
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str = "pending"
+    duration_s: float = 0.0
+    error: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LocalRun:
+    id: str
+    status: str
+    params: dict[str, Any]
+    steps: dict[str, StepResult]
+    folder: Path
+    metrics: list[dict] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        return {name: s.outputs for name, s in self.steps.items()}
+
+    def metric(self, key: str) -> list[float]:
+        return [p["value"] for p in self.metrics if p["key"] == key]
+
+
+def map_outputs(step_name: str, declared: list[str], result: Any) -> dict[str, Any]:
+    """A step returns a dict of its outputs, or the value itself when it declares one."""
+    if not declared:
+        return {}
+    if len(declared) == 1 and not (isinstance(result, Mapping) and declared[0] in result):
+        return {declared[0]: result}
+    if not isinstance(result, Mapping):
+        raise WorkflowError(f"Step '{step_name}' must return a dict with keys {declared}, got {type(result).__name__}.")
+    missing = [name for name in declared if name not in result]
+    if missing:
+        raise WorkflowError(f"Step '{step_name}' did not produce its declared output '{missing[0]}'.")
+    return {name: result[name] for name in declared}
+
+
+def _print(out: TextIO | None, text: str) -> None:
+    if out is not None:
+        print(text, file=out, flush=True)
+
+
+def run_local(wf, params: Mapping[str, Any] | None, *, quiet: bool = False, track_dir: str | Path | None = None) -> LocalRun:
+    spec = wf.spec(fn_ref=lambda s: "local:function")
+    try:
+        values = resolve_params(spec["params"], params)
+    except SpecError as exc:
+        raise WorkflowError(exc.message, exc.field) from None
+    out = None if quiet else sys.stdout
+    run_id = f"local-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    folder = Path(track_dir or ".flowdeck/runs") / run_id
+    sink = LocalSink(folder)
+    results = {name: StepResult(name) for name in topo_order(spec["steps"])}
+    _print(out, f"Run {run_id} of {wf.name} — params {json.dumps(values, default=str)}")
+    started = time.monotonic()
+    status = "succeeded"
+    try:
+        with activate(sink, run_id):
+            for name in results:
+                _run_step(wf.steps[name], results, values, out)
+    except KeyboardInterrupt:
+        status = "stopped"
+        for r in results.values():
+            if r.status in ("pending", "running"):
+                r.status = "stopped"
+        _print(out, "Interrupted: the run is marked stopped.")
+        _finish(folder, run_id, wf.name, status, values, results)
+        sink.close()
+        raise
+    finally:
+        sink.close()
+    if any(r.status == "failed" for r in results.values()):
+        status = "failed"
+    _finish(folder, run_id, wf.name, status, values, results)
+    took = time.monotonic() - started
+    counts = ", ".join(f"{sum(r.status == s for r in results.values())} {s}"
+                       for s in ("succeeded", "failed", "skipped") if any(r.status == s for r in results.values()))
+    _print(out, f"Run {run_id} {status} in {took:.2f}s ({counts}). Tracked in {folder}")
+    return LocalRun(id=run_id, status=status, params=values, steps=results, folder=folder, metrics=sink.points)
+
+
+def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out: TextIO | None) -> None:
+    result = results[step.name]
+    blocked = [d for d in step.depends_on if results[d].status != "succeeded"]
+    if blocked:
+        result.status = "skipped"
+        result.error = f"upstream step '{blocked[0]}' {results[blocked[0]].status}"
+        _print(out, f"  {SYMBOLS['skipped']} {step.name:<24} skipped ({result.error})")
+        return
+    kwargs = {}
+    for arg, ref in step.inputs.items():
+        head, _, tail = ref.partition(".")
+        kwargs[arg] = dict(values) if ref == "params" else values[tail] if head == "params" else results[head].outputs[tail]
+    result.status = "running"
+    _print(out, f"  {SYMBOLS['running']} {step.name:<24} running")
+    started = time.monotonic()
+    try:
+        result.outputs = map_outputs(step.name, step.outputs, step.fn(**kwargs))
+        result.status = "succeeded"
+    except KeyboardInterrupt:
+        result.status = "stopped"
+        raise
+    except Exception as exc:
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+        if out is not None:
+            traceback.print_exc(file=out)
+    finally:
+        result.duration_s = time.monotonic() - started
+    detail = f"  ({result.error})" if result.error else ""
+    _print(out, f"  {SYMBOLS[result.status]} {step.name:<24} {result.status:<10} {result.duration_s:.2f}s{detail}")
+
+
+def _finish(folder: Path, run_id: str, name: str, status: str, values: dict, results: dict[str, StepResult]) -> None:
+    record = {
+        "id": run_id,
+        "workflow": name,
+        "status": status,
+        "params": values,
+        "steps": {n: {"status": r.status, "duration_s": r.duration_s, "error": r.error} for n, r in results.items()},
+    }
+    (folder / "run.json").write_text(json.dumps(record, indent=1, default=str))

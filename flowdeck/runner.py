@@ -1,0 +1,65 @@
+"""The step subprocess: ``python -m flowdeck.runner WORKDIR``.
+
+The worker writes WORKDIR/step.json (what to call, with which arguments) and the input
+pickles, and reads back WORKDIR/outputs/*.pkl. This process has only the environment the
+worker gave it: the API URL and a token that can log to this run, nothing else.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pickle
+import sys
+import traceback
+from pathlib import Path
+
+
+def _load_function(bundle: str, ref: str):
+    module_name, _, attr = ref.partition(":")
+    sys.path.insert(0, bundle)
+    module = importlib.import_module(module_name)
+    target = getattr(module, attr)
+    return getattr(target, "fn", target)  # a @wf.step function is wrapped in a Step
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    workdir = Path(argv[0])
+    manifest = json.loads((workdir / "step.json").read_text())
+    print(f"[flowdeck] step {manifest['step']} of run {manifest['run_id']}, attempt {manifest['attempt']}", flush=True)
+
+    from .client import Client
+    from .local import map_outputs
+    from .tracking import HttpSink, activate
+
+    client = Client(os.environ["FLOWDECK_URL"], os.environ["FLOWDECK_TOKEN"])
+    sink = HttpSink(client, manifest["run_id"])
+    code = 0
+    try:
+        fn = _load_function(manifest["bundle"], manifest["fn"])
+        kwargs = dict(manifest["args"])
+        for arg, rel in manifest["input_files"].items():
+            with open(workdir / rel, "rb") as fh:
+                kwargs[arg] = pickle.load(fh)
+        with activate(sink, manifest["run_id"]):
+            result = fn(**kwargs)
+        outputs = map_outputs(manifest["step"], manifest["outputs"], result)
+        for name, value in outputs.items():
+            with open(workdir / "outputs" / f"{name}.pkl", "wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # the traceback goes to the step log; the exit code tells the worker
+        traceback.print_exc()
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+    finally:
+        try:
+            sink.close()  # flush metrics even when the step failed
+        except Exception as exc:
+            print(f"[flowdeck] could not send the last metrics: {exc}", file=sys.stderr, flush=True)
+            code = code or 1
+        client.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Logging params, metrics, tags and artifacts from inside a step (or any tracked code).
+
+Values are checked when they are logged, so a NaN or a bad key fails at the line that
+logged it. On a server, metrics are buffered and sent in batches from a background
+thread; each batch carries an id the server stores once, so a retried batch is never
+stored twice. Buffers are flushed when the run ends, including when it fails.
+"""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import shutil
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+MAX_KEY = 250
+MAX_VALUE = 6000
+BATCH_POINTS = 5000
+FLUSH_INTERVAL_S = 0.5
+
+
+class TrackingError(ValueError):
+    """A value that cannot be logged, with the reason."""
+
+
+def check_key(key: Any, kind: str) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise TrackingError(f"A {kind} key must be a non-empty string, got {key!r}.")
+    if len(key) > MAX_KEY:
+        raise TrackingError(f"{kind.capitalize()} key '{key[:40]}…' is longer than {MAX_KEY} characters.")
+    return key
+
+
+def check_metric(key: Any, value: Any) -> float:
+    check_key(key, "metric")
+    # numbers.Real admits numpy scalars; bool is refused because True is almost always a bug.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TrackingError(f"Metric '{key}' must be a number, got {value!r}.")
+    value = float(value)
+    if not math.isfinite(value):
+        raise TrackingError(f"Metric '{key}' is {value}; NaN and infinity cannot be logged.")
+    return value
+
+
+def check_text(key: str, value: Any, kind: str) -> str:
+    check_key(key, kind)
+    text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
+    if len(text) > MAX_VALUE:
+        raise TrackingError(f"{kind.capitalize()} '{key}' is longer than {MAX_VALUE} characters.")
+    return text
+
+
+class Sink(Protocol):
+    def metrics(self, points: list[dict]) -> None: ...
+    def params(self, values: dict[str, str]) -> None: ...
+    def tags(self, values: dict[str, str]) -> None: ...
+    def artifact(self, local: Path, name: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class LocalSink:
+    """Tracks to a folder: metrics.jsonl, params.json, tags.json and artifacts/."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        (self.folder / "artifacts").mkdir(parents=True, exist_ok=True)
+        self.logged_params: dict[str, str] = {}
+        self.logged_tags: dict[str, str] = {}
+        self.points: list[dict] = []
+        self._metrics = open(self.folder / "metrics.jsonl", "a", encoding="utf-8")
+
+    def metrics(self, points: list[dict]) -> None:
+        self.points.extend(points)
+        for p in points:
+            self._metrics.write(json.dumps(p) + "\n")
+
+    def params(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            if key in self.logged_params and self.logged_params[key] != value:
+                raise TrackingError(f"Param '{key}' was already logged as {self.logged_params[key]!r}.")
+        self.logged_params.update(values)
+        (self.folder / "params.json").write_text(json.dumps(self.logged_params, indent=1))
+
+    def tags(self, values: dict[str, str]) -> None:
+        self.logged_tags.update(values)
+        (self.folder / "tags.json").write_text(json.dumps(self.logged_tags, indent=1))
+
+    def artifact(self, local: Path, name: str) -> None:
+        target = self.folder / "artifacts" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, target)
+
+    def close(self) -> None:
+        self._metrics.close()
+
+
+class HttpSink:
+    """Tracks to a server run. Metrics go in batches from a background thread."""
+
+    def __init__(self, client, run_id: int) -> None:
+        self.client = client
+        self.run_id = run_id
+        self._buffer: list[dict] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="flowdeck-metrics", daemon=True)
+        self._thread.start()
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def metrics(self, points: list[dict]) -> None:
+        self._raise_pending()
+        with self._lock:
+            self._buffer.extend(points)
+            full = len(self._buffer) >= BATCH_POINTS
+        if full:
+            self._wake.set()
+
+    def params(self, values: dict[str, str]) -> None:
+        self._raise_pending()
+        self.client.log_batch(self.run_id, params=values, batch_id=uuid.uuid4().hex)
+
+    def tags(self, values: dict[str, str]) -> None:
+        self._raise_pending()
+        self.client.log_batch(self.run_id, tags=values, batch_id=uuid.uuid4().hex)
+
+    def artifact(self, local: Path, name: str) -> None:
+        self._raise_pending()
+        self.client.artifact_upload(self.run_id, local, name)
+
+    def _send_some(self) -> bool:
+        with self._lock:
+            batch, self._buffer = self._buffer[:BATCH_POINTS], self._buffer[BATCH_POINTS:]
+        if batch:
+            # One id per batch, reused on every retry inside log_batch.
+            self.client.log_batch(self.run_id, metrics=batch, batch_id=uuid.uuid4().hex)
+        return bool(batch)
+
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(FLUSH_INTERVAL_S)
+            self._wake.clear()
+            try:
+                while self._send_some():
+                    pass
+            except BaseException as exc:  # surfaced on the next call or at close
+                self._error = exc
+
+    def flush(self) -> None:
+        while self._send_some():
+            pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+        self._raise_pending()
+        self.flush()
+
+
+class ActiveRun:
+    """What the module-level log_* functions write to."""
+
+    def __init__(self, sink: Sink, run_id: Any) -> None:
+        self.sink = sink
+        self.run_id = run_id
+        self._step_counters: dict[str, int] = {}
+
+    def next_step(self, key: str) -> int:
+        step = self._step_counters.get(key, 0)
+        self._step_counters[key] = step + 1
+        return step
+
+    def note_step(self, key: str, step: int) -> None:
+        self._step_counters[key] = max(self._step_counters.get(key, 0), step + 1)
+
+
+_active: list[ActiveRun] = []
+
+
+@contextmanager
+def activate(sink: Sink, run_id: Any):
+    run = ActiveRun(sink, run_id)
+    _active.append(run)
+    try:
+        yield run
+    finally:
+        _active.remove(run)
+
+
+def active_run() -> ActiveRun:
+    if not _active:
+        raise RuntimeError("No active Flowdeck run: log from inside a workflow step.")
+    return _active[-1]
+
+
+# --- the public logging functions ---------------------------------------------------------------
+def log_metric(key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
+    """Log one metric point. ``step`` defaults to one more than the key's last step."""
+    log_metrics({key: value}, step=step, timestamp=timestamp)
+
+
+def log_metrics(values: dict[str, float], step: int | None = None, timestamp: float | None = None) -> None:
+    run = active_run()
+    ts = int((timestamp if timestamp is not None else time.time()) * 1000)
+    points = []
+    for key, value in values.items():
+        number = check_metric(key, value)
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise TrackingError(f"Metric '{key}' step must be an int, got {step!r}.")
+        this_step = run.next_step(key) if step is None else step
+        if step is not None:
+            run.note_step(key, step)
+        points.append({"key": key, "value": number, "step": this_step, "timestamp": ts})
+    run.sink.metrics(points)
+
+
+def log_param(key: str, value: Any) -> None:
+    log_params({key: value})
+
+
+def log_params(values: dict[str, Any]) -> None:
+    active_run().sink.params({k: check_text(k, v, "param") for k, v in values.items()})
+
+
+def set_tag(key: str, value: Any) -> None:
+    active_run().sink.tags({key: check_text(key, value, "tag")})
+
+
+def set_tags(values: dict[str, Any]) -> None:
+    active_run().sink.tags({k: check_text(k, v, "tag") for k, v in values.items()})
+
+
+def log_artifact(local_path: str | Path, name: str | None = None) -> None:
+    """Log a file, or every file in a folder (kept under the folder's name)."""
+    path = Path(local_path)
+    sink = active_run().sink
+    if path.is_dir():
+        base = name or path.name
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            sink.artifact(file, f"{base}/{file.relative_to(path).as_posix()}")
+    elif path.is_file():
+        sink.artifact(path, name or path.name)
+    else:
+        raise TrackingError(f"Artifact '{local_path}' does not exist.")
+
+
+log_artifacts = log_artifact

@@ -1,0 +1,222 @@
+"""Defining workflows: typed parameters and steps with declared dependencies."""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import WorkflowError
+from .spec import PARAM_TYPES, SpecError, ancestors, validate_param, validate_spec
+
+_PY_TYPES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "json"}
+
+
+class Param:
+    """A typed workflow parameter.
+
+    ``type`` is one of int, float, str, bool, list, dict (json), or a name from
+    ``flowdeck.spec.PARAM_TYPES``; giving ``choices`` makes it an enum.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        type: Any = str,
+        default: Any = None,
+        *,
+        required: bool = False,
+        choices: Sequence[Any] | None = None,
+        min: float | None = None,
+        max: float | None = None,
+        description: str = "",
+    ) -> None:
+        ptype = _PY_TYPES.get(type, type)
+        if choices is not None and ptype in ("str", "int", "float"):
+            ptype = "enum"
+        if ptype not in PARAM_TYPES:
+            raise WorkflowError(f"Parameter '{name}' has unknown type {type!r}.", f"params.{name}.type")
+        self.name = name
+        try:
+            self.spec = validate_param(
+                {
+                    "name": name, "type": ptype, "default": default, "required": required,
+                    "choices": list(choices) if choices is not None else None,
+                    "min": min, "max": max, "description": description,
+                },
+                0,
+            )
+        except SpecError as exc:
+            raise WorkflowError(exc.message, exc.field) from None
+
+
+class Step:
+    """A step: a function plus its place in the DAG. Call it like the function."""
+
+    def __init__(self, fn: Callable, *, name: str, depends_on: list[str], outputs: list[str],
+                 inputs: dict[str, str], retries: int, timeout_s: float | None, cache: bool) -> None:
+        self.fn = fn
+        self.name = name
+        self.depends_on = depends_on
+        self.outputs = outputs
+        self.inputs = inputs
+        self.retries = retries
+        self.timeout_s = timeout_s
+        self.cache = cache
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Step {self.name}>"
+
+
+class Workflow:
+    """A DAG of steps with typed parameters.
+
+    >>> wf = Workflow("churn-train", params=[Param("lr", float, 0.1)])
+    >>> @wf.step(outputs=["data"])
+    ... def load(): ...
+    """
+
+    def __init__(self, name: str, *, description: str = "", params: Iterable[Param] = ()) -> None:
+        self.name = name
+        self.description = description
+        self.params: dict[str, Param] = {}
+        for p in params:
+            if p.name in self.params:
+                raise WorkflowError(f"Parameter '{p.name}' is declared twice.", f"params.{p.name}")
+            self.params[p.name] = p
+        self.steps: dict[str, Step] = {}
+        validate_spec({"name": name, "steps": [{"name": "probe", "fn": "m:f"}]})  # checks the name early
+
+    # --- definition ------------------------------------------------------------------------------
+    def step(
+        self,
+        fn: Callable | None = None,
+        *,
+        name: str | None = None,
+        depends_on: Iterable[str | Step] = (),
+        outputs: Iterable[str] = (),
+        inputs: Mapping[str, str] | None = None,
+        retries: int = 0,
+        timeout_s: float | None = None,
+        cache: bool = False,
+    ):
+        """Decorator that adds a step. Function arguments are bound by name to parameters
+        or to outputs of upstream steps; ``inputs`` binds them explicitly
+        (``{"data": "load.data", "lr": "params.lr"}``)."""
+
+        def decorate(func: Callable) -> Step:
+            step_name = name or func.__name__
+            deps = [d.name if isinstance(d, Step) else str(d) for d in depends_on]
+            for dep in deps:
+                if dep not in self.steps:
+                    raise WorkflowError(
+                        f"Step '{step_name}' depends on unknown step '{dep}' (define it first).",
+                        f"steps.{step_name}.depends_on",
+                    )
+            if step_name in self.steps:
+                raise WorkflowError(f"Step '{step_name}' is declared twice.", f"steps.{step_name}")
+            step = Step(func, name=step_name, depends_on=deps, outputs=list(outputs),
+                        inputs=self._bind(step_name, func, deps, dict(inputs or {})),
+                        retries=retries, timeout_s=timeout_s, cache=cache)
+            self.steps[step_name] = step
+            self._check(step_name)
+            return step
+
+        return decorate(fn) if fn is not None else decorate
+
+    def _bind(self, step_name: str, func: Callable, deps: list[str], explicit: dict[str, str]) -> dict[str, str]:
+        graph = {n: s.depends_on for n, s in self.steps.items()} | {step_name: deps}
+        upstream = ancestors(graph, step_name)
+        bound: dict[str, str] = {}
+        for arg, param in inspect.signature(func).parameters.items():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if arg in explicit:
+                bound[arg] = explicit.pop(arg)
+            elif arg == "params":
+                bound[arg] = "params"
+            elif arg in self.params:
+                bound[arg] = f"params.{arg}"
+            else:
+                producers = [n for n in self.steps if n in upstream and arg in self.steps[n].outputs]
+                if len(producers) > 1:
+                    raise WorkflowError(
+                        f"Step '{step_name}' argument '{arg}' is produced by several upstream steps "
+                        f"({', '.join(producers)}); bind it with inputs={{'{arg}': '<step>.{arg}'}}.",
+                        f"steps.{step_name}.inputs.{arg}",
+                    )
+                if producers:
+                    bound[arg] = f"{producers[0]}.{arg}"
+                elif param.default is inspect.Parameter.empty:
+                    raise WorkflowError(
+                        f"Step '{step_name}' argument '{arg}' is neither a parameter nor an output "
+                        f"of an upstream step.",
+                        f"steps.{step_name}.inputs.{arg}",
+                    )
+        if explicit:
+            arg = next(iter(explicit))
+            raise WorkflowError(f"Step '{step_name}' binds input '{arg}', which its function does not take.",
+                                f"steps.{step_name}.inputs.{arg}")
+        return bound
+
+    def _check(self, step_name: str | None = None) -> dict:
+        try:
+            return validate_spec(self.spec(fn_ref=lambda s: "module:function"))
+        except SpecError as exc:
+            if step_name:
+                del self.steps[step_name]
+            raise WorkflowError(exc.message, exc.field) from None
+
+    # --- the spec ----------------------------------------------------------------------------------
+    def spec(self, *, fn_ref: Callable[[Step], str] | None = None, root: str | Path | None = None) -> dict:
+        """The JSON spec the server stores. ``fn`` is ``module:function`` relative to ``root``."""
+        ref = fn_ref or (lambda s: function_ref(s.fn, root))
+        return {
+            "schema_version": 1,
+            "name": self.name,
+            "description": self.description,
+            "params": [p.spec for p in self.params.values()],
+            "steps": [
+                {
+                    "name": s.name, "fn": ref(s), "depends_on": s.depends_on, "inputs": s.inputs,
+                    "outputs": s.outputs, "retries": s.retries, "timeout_s": s.timeout_s, "cache": s.cache,
+                    "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
+                }
+                for s in self.steps.values()
+            ],
+        }
+
+    # --- running and publishing ----------------------------------------------------------------------
+    def run(self, params: Mapping[str, Any] | None = None, *, quiet: bool = False, track_dir: str | Path | None = None):
+        """Run every step in this process, in dependency order, printing each step's status.
+
+        Returns a :class:`flowdeck.local.LocalRun`. Parameters are checked before anything runs.
+        """
+        from .local import run_local
+
+        return run_local(self, params, quiet=quiet, track_dir=track_dir)
+
+    def publish(self, *, version: str | None = None, root: str | Path | None = None, **kwargs) -> dict:
+        """Bundle the workflow's source folder and publish it to the configured server."""
+        from .publish import publish_workflow
+
+        return publish_workflow(self, version=version, root=root, **kwargs)
+
+
+def function_ref(fn: Callable, root: str | Path | None) -> str:
+    """``module:function`` for ``fn``, with the module named by its file's path under ``root``."""
+    source = Path(inspect.getsourcefile(fn) or "").resolve()
+    base = Path(root).resolve() if root else source.parent
+    try:
+        rel = source.relative_to(base).with_suffix("")
+    except ValueError:
+        raise WorkflowError(f"Step function {fn.__name__} is defined outside the bundle folder {base}.") from None
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return f"{'.'.join(parts)}:{fn.__name__}"
