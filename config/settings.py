@@ -3,6 +3,7 @@
 With no environment at all, Flowdeck runs embedded: SQLite in WAL mode, local file
 storage and a file-system Celery broker, all under FLOWDECK_DATA_DIR.
 """
+import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -76,6 +77,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    DATA_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default needs its folder
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -94,6 +96,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("FLOWDECK_STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js comes from the plotly wheel, served as static/plotly/plotly.min.js; found
+# without importing plotly, which would slow every process start.
+_plotly_spec = importlib.util.find_spec("plotly")
+if _plotly_spec and _plotly_spec.origin:
+    STATICFILES_DIRS.append(("plotly", Path(_plotly_spec.origin).parent / "package_data"))
 
 # --- Storage: one alias, reached only through core/storage.py ---------------------------
 FLOWDECK_STORAGE = env_str("FLOWDECK_STORAGE", "local")  # "local" or "s3"
@@ -145,7 +152,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        "polling_interval": 0.05,  # the default 1 s would add a second to every hop
     }
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True  # the database is the source of truth
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -205,5 +215,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("FLOWDECK_LOG_LEVEL", "INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }
