@@ -1,3 +1,44 @@
-from django.urls import path
+"""The server-rendered web UI. Every view here calls the same selectors and services as the API."""
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
-urlpatterns: list = []
+from accounts import views as account_views
+from gallery import views as gallery_views
+from registry import views as registry_views
+from runs import views as run_views
+
+gallery_urls = (
+    [
+        path("", gallery_views.index, name="index"),
+        path("w/<slug:namespace>/<str:name>/subscribe", gallery_views.subscribe, name="subscribe"),
+        path("w/<slug:namespace>/<str:name>/unsubscribe", gallery_views.unsubscribe, name="unsubscribe"),
+    ],
+    "gallery",
+)
+
+registry_urls = (
+    [path("w/<slug:namespace>/<str:name>/", registry_views.workflow_detail, name="workflow")],
+    "registry",
+)
+
+run_urls = (
+    [
+        path("runs/", run_views.run_list_page, name="list"),
+        path("runs/<int:run_id>/", run_views.run_detail, name="detail"),
+        path("runs/<int:run_id>/status", run_views.run_status, name="status"),
+        path("runs/<int:run_id>/stop", run_views.run_stop_view, name="stop"),
+        path("runs/<int:run_id>/artifacts/<path:path>", run_views.artifact_download, name="artifact"),
+        path("runs/<int:run_id>/steps/<str:step>/log", run_views.step_log_fragment, name="step-log"),
+        path("w/<slug:namespace>/<str:name>/run", run_views.run_start_view, name="start"),
+    ],
+    "runs",
+)
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("me/", account_views.workspace, name="workspace"),
+    path("", include(gallery_urls)),
+    path("", include(registry_urls)),
+    path("", include(run_urls)),
+]

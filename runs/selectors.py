@@ -30,6 +30,11 @@ def run_list(*, user: AbstractBaseUser | AnonymousUser, asset: str | None = None
     return runs.order_by("-created_at", "-pk")
 
 
+def runs_created_by(*, user: AbstractBaseUser, limit: int = 20) -> list[Run]:
+    """The user's own most recent runs, for their workspace page."""
+    return list(run_list(user=user).filter(created_by=user)[:limit])
+
+
 def run_get(*, user: AbstractBaseUser | AnonymousUser, run_id: int, token: ApiToken | None = None) -> Run:
     if token_is_run_scoped(token):
         if token.run_id != run_id:

@@ -1,0 +1,147 @@
+"""HTML pages for runs: the list, one run (with a live-refreshing status fragment),
+starting and stopping runs, artifact downloads and step logs."""
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from accounts.access import can_change_run
+from core.errors import Conflict, FlowdeckError, Forbidden
+from core.views import domain_errors
+from registry.dag import dag_svg
+from registry.selectors import asset_get, version_get
+from registry.views import workflow_page
+
+from .api import artifact_response
+from .forms import RunStartForm
+from .models import Run, RunStatus
+from .selectors import LOG_TAIL_BYTES, metric_series, run_get, run_list, step_get, step_log
+from .services.lifecycle import run_start, run_stop
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def run_list_page(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or ""
+    workflow = (request.GET.get("workflow") or "").strip()
+    runs = run_list(
+        user=request.user,
+        asset=workflow or None,
+        status=status if status in RunStatus.values else None,
+    )
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "status": status, "workflow": workflow, "statuses": RunStatus.values}
+    return render(request, "runs/run_list.html", context)
+
+
+@require_POST
+@domain_errors
+def run_start_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("registry:workflow", kwargs={"namespace": namespace, "name": name}))
+    asset = asset_get(user=request.user, namespace=namespace, name=name)
+    version = version_get(asset=asset, version=request.POST.get("version") or None)
+    form = RunStartForm(version.spec.get("params") or [], data=request.POST)
+    if form.is_valid():
+        try:
+            run = run_start(user=request.user, version=version, params=form.param_values(), name=form.run_name())
+        except FlowdeckError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, f"Started run {run.pk} of {version}.")
+            return redirect("runs:detail", run_id=run.pk)
+    return workflow_page(request, asset=asset, version=version, run_form=form, status=400)
+
+
+def _status_context(request: HttpRequest, run: Run) -> dict:
+    steps = list(run.steps.all())
+    spec_steps = run.asset_version.spec.get("steps", []) if run.asset_version_id else []
+    return {
+        "run": run,
+        "steps": steps,
+        "dag": dag_svg(spec_steps, statuses={s.name: s.status for s in steps}),
+        "can_change": request.user.is_authenticated and can_change_run(request.user, run),
+    }
+
+
+@require_GET
+@login_required
+@domain_errors
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get(user=request.user, run_id=run_id)
+    series = metric_series(run=run)
+    context = {
+        **_status_context(request, run),
+        # As pairs: a parameter called "items" would shadow dict.items in a template.
+        "params": sorted(run.params.items()),
+        "logged_params": run.logged_params.all(),
+        "tags": run.tags.all(),
+        "summaries": run.metric_summaries.all(),
+        "artifacts": run.artifacts.all(),
+        "series": series,
+    }
+    return render(request, "runs/run_detail.html", context)
+
+
+@require_GET
+@login_required
+@domain_errors
+def run_status(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The header and steps fragment that the run page polls while the run is live."""
+    run = run_get(user=request.user, run_id=run_id)
+    if request.htmx and run.is_final and request.GET.get("live"):
+        # The run just ended: reload once so metrics, artifacts and logs are final too.
+        # The reloaded page does not poll, so this cannot loop.
+        return HttpResponseClientRefresh()
+    return render(request, "runs/_run_status.html", _status_context(request, run))
+
+
+@require_POST
+@login_required
+@domain_errors
+def run_stop_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get(user=request.user, run_id=run_id)
+    try:
+        run_stop(user=request.user, run=run)
+    except (Conflict, Forbidden) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Stopping run {run.pk}.")
+    return redirect("runs:detail", run_id=run.pk)
+
+
+@require_GET
+@login_required
+@domain_errors
+def artifact_download(request: HttpRequest, run_id: int, path: str) -> HttpResponse:
+    run = run_get(user=request.user, run_id=run_id)
+    return artifact_response(run, path)
+
+
+@require_GET
+@login_required
+@domain_errors
+def step_log_fragment(request: HttpRequest, run_id: int, step: str) -> HttpResponse:
+    run = run_get(user=request.user, run_id=run_id)
+    step_run = step_get(run=run, name=step)
+    try:
+        text, cut = step_log(step=step_run)
+        failed = False
+    except Exception:
+        # A log is a side view of the run; a storage hiccup must not break the page.
+        log.exception("could not read the log of run %s step %s", run.pk, step)
+        text, cut, failed = "", False, True
+    context = {"step": step_run, "text": text, "cut": cut, "failed": failed, "tail_kib": LOG_TAIL_BYTES // 1024}
+    return render(request, "runs/_step_log.html", context)
