@@ -7,11 +7,12 @@ from django.db import InterfaceError, OperationalError
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
-def flowdeck_task(name: str, *, queue: str | None = None, max_retries: int = 5, **options):
+def flowdeck_task(name: str, *, max_retries: int = 5, **options):
+    """Queues are chosen by routing (CELERY_TASK_DEFAULT_QUEUE, task_routes), not here."""
+
     def decorate(fn):
         return shared_task(
             name=name,
-            queue=queue,
             acks_late=True,
             reject_on_worker_lost=True,
             ignore_result=True,
