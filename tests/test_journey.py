@@ -93,6 +93,7 @@ def test_the_whole_journey(celery_worker, live_server, s3_client, s3_store, work
     author_token, consumer_token = make_token(author), make_token(consumer)
 
     # 1-2. The author defines the workflow and runs it locally, in-process.
+    monkeypatch.chdir(tmp_path)  # step code writes model.json to the working directory
     wf, root = load_workflow(workflow_dir)
     local = wf.run(params={"epochs": 3}, track_dir=tmp_path / "local")
     printed = capsys.readouterr().out
