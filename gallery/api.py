@@ -1,5 +1,6 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +14,7 @@ from .services import subscription_delete, subscription_set
 
 class GalleryListApi(APIView):
     permission_classes = [AllowAny]
+    pagination_class = LimitOffsetPagination  # a plain APIView has none of its own
 
     @extend_schema(
         parameters=[
@@ -33,7 +35,7 @@ class GalleryListApi(APIView):
             subscribed=p.get("subscribed") in ("1", "true"),
             sort=p.get("sort", "updated"),
         )
-        paginator = self.pagination_class() if self.pagination_class else None
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(assets, request, view=self)
         return paginator.get_paginated_response(AssetOut(page, many=True).data)
 

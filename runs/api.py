@@ -1,6 +1,7 @@
 from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FileUploadParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +22,7 @@ def _token(request):
 
 class RunsApi(APIView):
     required_scope = "run"
+    pagination_class = LimitOffsetPagination  # a plain APIView has none of its own
 
     @extend_schema(
         parameters=[OpenApiParameter("workflow", str), OpenApiParameter("status", str),
@@ -124,7 +126,14 @@ class ArtifactCommitApi(APIView):
 
 
 class RawBodyParser(FileUploadParser):
+    """The raw body is the artifact; its name comes from the URL when no Content-Disposition
+    says otherwise (DRF's parser refuses a body without one, which breaks plain curl uploads)."""
+
     media_type = "*/*"
+
+    def get_filename(self, stream, media_type, parser_context):
+        name = super().get_filename(stream, media_type, parser_context)
+        return name or str(parser_context.get("kwargs", {}).get("path", "")).rsplit("/", 1)[-1] or "upload"
 
 
 class ArtifactContentApi(APIView):

@@ -79,7 +79,8 @@ def run_advance(*, run_id: int) -> list[int]:
     from ..tasks import step_execute_task
 
     with transaction.atomic():
-        run = Run.objects.select_for_update().select_related("asset_version").filter(pk=run_id).first()
+        # of=("self",): asset_version is nullable, and PostgreSQL cannot lock the outer side of a join.
+        run = Run.objects.select_for_update(of=("self",)).select_related("asset_version").filter(pk=run_id).first()
         if run is None or run.is_final:
             return []
         steps = {s.name: s for s in run.steps.all()}

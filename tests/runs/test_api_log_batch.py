@@ -1,0 +1,160 @@
+"""POST /api/v1/runs/<id>/log-batch: metrics, params and tags, read back from the run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from accounts.services import token_create_for_run
+from core.errors import InvalidInput
+from runs.models import Metric, MetricSummary, RunParam, RunTag
+from runs.services.lifecycle import run_start
+from runs.services.tracking import log_batch
+from tests.factories import assert_error, publish
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def version(user):
+    return publish(user)
+
+
+@pytest.fixture
+def run(user, version):
+    return run_start(user=user, version=version)
+
+
+@pytest.fixture
+def client(user, auth_client):
+    return auth_client(user)
+
+
+def url(run_id: int) -> str:
+    return f"/api/v1/runs/{run_id}/log-batch"
+
+
+def summaries(client, run_id: int) -> dict:
+    body = client.get(f"/api/v1/runs/{run_id}").json()
+    return {m["key"]: {k: m[k] for k in ("last", "last_step", "min", "max", "count")} for m in body["metrics"]}
+
+
+def test_it_stores_a_batch_and_reads_it_back(client, run):
+    response = client.post(
+        url(run.pk),
+        {
+            "batch_id": "b1",
+            "metrics": [
+                {"key": "loss", "value": 0.9, "step": 0},
+                {"key": "loss", "value": 0.4, "step": 2},
+                {"key": "loss", "value": 0.6, "step": 1},
+                {"key": "acc", "value": 0.5},
+            ],
+            "params": {"lr": 0.01, "optimizer": "adam"},
+            "tags": {"stage": "dev"},
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"stored": True}
+
+    body = client.get(f"/api/v1/runs/{run.pk}").json()
+    assert body["logged_params"] == {"lr": "0.01", "optimizer": "adam"}
+    assert body["tags"] == {"stage": "dev"}
+    assert summaries(client, run.pk) == {
+        "acc": {"last": 0.5, "last_step": 0, "min": 0.5, "max": 0.5, "count": 1},
+        "loss": {"last": 0.4, "last_step": 2, "min": 0.4, "max": 0.9, "count": 3},
+    }
+    history = client.get(f"/api/v1/runs/{run.pk}/metrics/loss").json()
+    assert [(p["step"], p["value"]) for p in history["points"]] == [(0, 0.9), (1, 0.6), (2, 0.4)]
+
+
+def test_it_updates_summaries_across_batches(client, run):
+    client.post(url(run.pk), {"metrics": [{"key": "loss", "value": 1.0, "step": 5}]}, format="json")
+    client.post(url(run.pk), {"metrics": [{"key": "loss", "value": 3.0, "step": 3}]}, format="json")
+    assert summaries(client, run.pk)["loss"] == {"last": 1.0, "last_step": 5, "min": 1.0, "max": 3.0, "count": 2}
+    client.post(url(run.pk), {"metrics": [{"key": "loss", "value": 0.1, "step": 6}]}, format="json")
+    assert summaries(client, run.pk)["loss"] == {"last": 0.1, "last_step": 6, "min": 0.1, "max": 3.0, "count": 3}
+    client.post(url(run.pk), {"tags": {"stage": "prod"}}, format="json")
+    client.post(url(run.pk), {"tags": {"stage": "final"}}, format="json")  # tags may change
+    assert client.get(f"/api/v1/runs/{run.pk}").json()["tags"] == {"stage": "final"}
+
+
+def test_it_stores_a_retried_batch_once(client, run):
+    batch = {"batch_id": "same-id", "metrics": [{"key": "loss", "value": 0.5, "step": 1}], "params": {"seed": 1}}
+    assert client.post(url(run.pk), batch, format="json").json() == {"stored": True}
+    assert client.post(url(run.pk), batch, format="json").json() == {"stored": False}
+    assert Metric.objects.filter(run=run).count() == 1
+    assert summaries(client, run.pk)["loss"]["count"] == 1
+
+
+def test_it_refuses_nan_in_json_and_stores_nothing_from_that_batch(client, run):
+    body = json.dumps({"metrics": [{"key": "ok", "value": 1.0}, {"key": "loss", "value": float("nan")}], "params": {"a": 1}})
+    assert "NaN" in body
+    assert_error(client.post(url(run.pk), body, content_type="application/json"), 400)
+    assert not Metric.objects.exists() and not RunParam.objects.exists() and not MetricSummary.objects.exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_the_service_refuses_non_finite_values_and_stores_nothing(run, value):
+    with pytest.raises(InvalidInput) as exc:
+        log_batch(run=run, metrics=[{"key": "ok", "value": 1.0}, {"key": "loss", "value": value}], params={"a": "1"}, tags={"t": "1"}, batch_id="b")
+    assert exc.value.field == "metrics" and "loss" in exc.value.message
+    assert not Metric.objects.exists() and not RunParam.objects.exists() and not RunTag.objects.exists()
+    # The batch id was not spent: the corrected batch can be sent again under it.
+    assert log_batch(run=run, metrics=[{"key": "loss", "value": 0.5}], batch_id="b") is True
+
+
+@pytest.mark.parametrize(
+    ("metric", "field"),
+    [
+        ({"key": "loss", "value": "0.5"}, "metrics"),
+        ({"key": "loss", "value": True}, "metrics"),
+        ({"key": "", "value": 1}, "metrics"),
+        ({"key": "loss", "value": 1, "step": 1.5}, "metrics"),
+        ("loss", "metrics"),
+    ],
+)
+def test_it_refuses_malformed_metrics(client, run, metric, field):
+    assert_error(client.post(url(run.pk), {"metrics": [{"key": "ok", "value": 1}, metric]}, format="json"), 400, "invalid", field)
+    assert not Metric.objects.exists()
+
+
+def test_it_refuses_to_change_a_logged_param(client, run):
+    assert client.post(url(run.pk), {"params": {"lr": "0.1"}}, format="json").status_code == 200
+    assert client.post(url(run.pk), {"params": {"lr": "0.1"}}, format="json").status_code == 200  # same value: fine
+    error = assert_error(
+        client.post(url(run.pk), {"params": {"lr": "0.2"}, "metrics": [{"key": "loss", "value": 1}]}, format="json"),
+        400, "invalid", "params",
+    )
+    assert "lr" in error["message"]
+    assert dict(RunParam.objects.values_list("key", "value")) == {"lr": "0.1"}
+    assert not Metric.objects.exists()
+
+
+def test_a_run_token_logs_to_its_own_run_only(client, user, version, run):
+    other_run = run_start(user=user, version=version)
+    _token, plaintext = token_create_for_run(user=user, run_id=run.pk)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+
+    response = client.post(url(run.pk), {"metrics": [{"key": "loss", "value": 0.3}], "params": {"k": "v"}}, format="json")
+    assert response.status_code == 200, response.content
+    assert_error(client.post(url(other_run.pk), {"metrics": [{"key": "loss", "value": 0.3}]}, format="json"), 404, "not_found")
+    assert not Metric.objects.filter(run=other_run).exists()
+
+    assert_error(client.get("/api/v1/me"), 403)
+    assert_error(client.post("/api/v1/runs", {"workflow": "alice/demo"}, format="json"), 403)
+    assert_error(client.get("/api/v1/runs"), 403)
+    assert_error(client.get(f"/api/v1/runs/{run.pk}"), 403)
+    assert_error(client.post(f"/api/v1/runs/{run.pk}/stop"), 403)
+    assert RunParam.objects.get(run=run).value == "v"
+
+
+def test_others_may_not_log_to_my_run(run, other_user, auth_client):
+    bob = auth_client(other_user)
+    assert_error(bob.post(url(run.pk), {"metrics": [{"key": "loss", "value": 1}]}, format="json"), 404, "not_found")
+    assert not Metric.objects.exists()
+
+
+def test_it_refuses_a_body_that_is_not_an_object(client, run):
+    assert_error(client.post(url(run.pk), [1, 2], format="json"), 400, "invalid")
