@@ -51,9 +51,13 @@ def _check_services_for_ci(session: pytest.Session) -> None:
         pytest.exit(f"CI=true but {', '.join(missing)} is not set; CI tests run against real services.", returncode=3)
 
     from django.db import connections
-    from pytest_django.plugin import blocking_manager_key
 
-    blocker = session.config.stash[blocking_manager_key]
+    try:
+        from pytest_django.plugin import blocking_manager_key
+
+        blocker = session.config.stash[blocking_manager_key]
+    except ImportError:  # pytest-django before 4.9 kept one module-level blocker
+        from pytest_django.plugin import _blocking_manager as blocker
     try:
         with blocker.unblock():
             conn = connections["default"]
@@ -78,12 +82,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _check_services_for_ci(session)
 
 
+def _without_credentials(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}***@{rest.split('@', 1)[1]}" if "@" in rest.split("/", 1)[0] else url
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from django.conf import settings
 
     return [
         f"flowdeck: database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
-        f"broker {os.environ.get('CELERY_BROKER_URL') or 'filesystem://'}, "
+        f"broker {_without_credentials(os.environ.get('CELERY_BROKER_URL') or 'filesystem://')}, "
         f"s3 {os.environ.get('FLOWDECK_S3_ENDPOINT_URL') or 'moto server'}, CI={_in_ci()}"
     ]
 
