@@ -1,7 +1,12 @@
 """The HTTP client for Flowdeck's REST API (the same API anyone can use; see /api/docs/)."""
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,19 @@ from .errors import APIError, ConfigError
 
 TRANSIENT_STATUS = {502, 503, 504}
 RETRIES = 5
+MAX_BACKOFF_S = 5.0
+MiB = 1024 * 1024
+# Files above this go to S3 in parts, several at a time; FLOWDECK_MULTIPART_THRESHOLD overrides it.
+MULTIPART_THRESHOLD = 64 * MiB
+MULTIPART_PART_SIZE = 16 * MiB
+MULTIPART_WORKERS = 4
+PROGRESS_MIN_BYTES = 4 * MiB
+CHUNK = 1 * MiB
+
+
+def multipart_threshold() -> int:
+    raw = os.environ.get("FLOWDECK_MULTIPART_THRESHOLD", "").strip()
+    return int(raw) if raw else MULTIPART_THRESHOLD
 
 
 class Client:
@@ -42,24 +60,27 @@ class Client:
         self.close()
 
     # --- plumbing ---------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, retry: bool | None = None, **kwargs) -> Any:
+    def request(self, method: str, path: str, *, retry: bool | None = None, patience_s: float = 0.0, **kwargs) -> Any:
         """Send a request and return its JSON. Idempotent requests are retried on network
-        errors and 502/503/504 with backoff."""
+        errors and 502/503/504 with backoff: ``RETRIES`` times, or for ``patience_s`` seconds
+        if that is longer (the metrics sender waits out a server restart this way)."""
         retry = method in ("GET", "PUT", "DELETE", "HEAD") if retry is None else retry
-        attempts = RETRIES if retry else 1
-        for attempt in range(attempts):
+        deadline = time.monotonic() + patience_s
+        attempt = 0
+        while True:
+            attempt += 1
+            more = retry and (attempt < RETRIES or time.monotonic() < deadline)
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                if attempt + 1 >= attempts:
+                if not more:
                     raise APIError(0, "unreachable", f"Cannot reach {self.url}: {exc}") from None
-                time.sleep(min(0.2 * 2**attempt, 5))
+                time.sleep(min(0.2 * 2 ** (attempt - 1), MAX_BACKOFF_S))
                 continue
-            if response.status_code in TRANSIENT_STATUS and attempt + 1 < attempts:
-                time.sleep(min(0.2 * 2**attempt, 5))
+            if response.status_code in TRANSIENT_STATUS and more:
+                time.sleep(min(0.2 * 2 ** (attempt - 1), MAX_BACKOFF_S))
                 continue
             return self._decode(response)
-        raise AssertionError("unreachable")
 
     @staticmethod
     def _decode(response: httpx.Response) -> Any:
@@ -137,36 +158,197 @@ class Client:
     def step_log(self, run_id: int, step: str) -> dict:
         return self.request("GET", f"/api/v1/runs/{run_id}/steps/{step}/log")
 
-    def log_batch(self, run_id: int, *, metrics=(), params=None, tags=None, batch_id: str | None = None) -> dict:
+    def log_batch(
+        self, run_id: int, *, metrics=(), params=None, tags=None, batch_id: str | None = None, patience_s: float = 0.0
+    ) -> dict:
         body = {"metrics": list(metrics), "params": params or {}, "tags": tags or {}, "batch_id": batch_id or ""}
-        # Safe to retry: the server stores a batch id once.
-        return self.request("POST", f"/api/v1/runs/{run_id}/log-batch", json=body, retry=bool(batch_id))
+        # Safe to retry: the server stores a batch id once, so a replay of a batch it already
+        # stored (its answer was lost on the way back) is a no-op.
+        return self.request(
+            "POST", f"/api/v1/runs/{run_id}/log-batch", json=body, retry=bool(batch_id), patience_s=patience_s
+        )
 
+    # --- tracked runs (outside workflows) ---------------------------------------------------
+    def tracked_run_create(
+        self, *, experiment: str, name: str = "", tags: dict | None = None, namespace: str | None = None
+    ) -> dict:
+        """Create a running run in ``experiment`` (created if new) to log to."""
+        body: dict[str, Any] = {"experiment": experiment, "name": name, "tags": tags or {}}
+        if namespace:
+            body["namespace"] = namespace
+        return self.request("POST", "/api/v1/experiments/runs", json=body)
+
+    def run_end(self, run_id: int, status: str = "succeeded", *, error: str = "") -> dict:
+        """End a tracked run as succeeded, failed or stopped."""
+        return self.request("POST", f"/api/v1/runs/{run_id}/end", json={"status": status, "error": error})
+
+    def experiments(self, *, limit: int = 100) -> list[dict]:
+        return self.request("GET", "/api/v1/experiments", params={"limit": limit})["results"]
+
+    def run_url(self, run_id: int) -> str:
+        """The run's page in the web UI."""
+        return f"{self.url}/runs/{run_id}/"
+
+    # --- artifacts ------------------------------------------------------------------------------
     def artifact_upload(self, run_id: int, local_path: str | Path, name: str) -> dict:
-        """Upload one file: straight to the store with a presigned URL when it offers one."""
-        target = self.request("POST", f"/api/v1/runs/{run_id}/artifacts/uploads", json={"path": name}, retry=True)
+        """Upload one file: straight to the store with presigned URLs when it offers them
+        (in parts above ``FLOWDECK_MULTIPART_THRESHOLD``), else through the server."""
         path = Path(local_path)
-        if target.get("url"):
-            for attempt in range(RETRIES):
+        size = path.stat().st_size
+        progress = _Progress.maybe(name, size)
+        try:
+            if size > multipart_threshold():
                 try:
-                    with open(path, "rb") as fh:
-                        response = httpx.put(target["url"], content=fh, timeout=None)
-                    if response.status_code < 300:
-                        break
-                    if response.status_code not in TRANSIENT_STATUS or attempt + 1 >= RETRIES:
-                        raise APIError(response.status_code, "upload_failed", f"Upload of '{name}' failed: {response.text[:200]}")
-                except httpx.TransportError as exc:
-                    if attempt + 1 >= RETRIES:
-                        raise APIError(0, "upload_failed", f"Upload of '{name}' failed: {exc}") from None
-                time.sleep(min(0.2 * 2**attempt, 5))
+                    return self._multipart_upload(run_id, path, name, size, progress)
+                except APIError as exc:
+                    if exc.code != "multipart_unsupported":
+                        raise
+                    # Local storage on the server: one PUT through it, below.
+            return self._single_upload(run_id, path, name, size, progress)
+        finally:
+            if progress:
+                progress.done()
+
+    def _single_upload(self, run_id: int, path: Path, name: str, size: int, progress: _Progress | None) -> dict:
+        target = self.request("POST", f"/api/v1/runs/{run_id}/artifacts/uploads", json={"path": name}, retry=True)
+        if target.get("url"):
+            _put_with_retries(target["url"], path, 0, size, name, progress)
             return self.request("POST", f"/api/v1/runs/{run_id}/artifacts/commit", json={"path": target["path"]}, retry=True)
-        with open(path, "rb") as fh:
+        for attempt in range(RETRIES):
+            if progress:
+                progress.reset_to(0)
+            try:
+                response = self._http.put(
+                    f"/api/v1/runs/{run_id}/artifacts/content/{target['path']}",
+                    content=_chunks(path, 0, size, progress),
+                    headers={"Content-Type": "application/octet-stream", "Content-Length": str(size),
+                             "Content-Disposition": f'attachment; filename="{path.name}"'},
+                    timeout=None,
+                )
+            except httpx.TransportError as exc:
+                if attempt + 1 >= RETRIES:
+                    raise APIError(0, "upload_failed", f"Upload of '{name}' failed: {exc}") from None
+                time.sleep(min(0.2 * 2**attempt, MAX_BACKOFF_S))
+                continue
+            if response.status_code in TRANSIENT_STATUS and attempt + 1 < RETRIES:
+                time.sleep(min(0.2 * 2**attempt, MAX_BACKOFF_S))
+                continue
+            return self._decode(response)
+        raise AssertionError("unreachable")
+
+    def _multipart_upload(self, run_id: int, path: Path, name: str, size: int, progress: _Progress | None) -> dict:
+        base = f"/api/v1/runs/{run_id}/artifacts/multipart"
+        plan = self.request("POST", base, json={"path": name, "size": size, "part_size": MULTIPART_PART_SIZE})
+        part_size = plan["part_size"]
+
+        def send(part: dict) -> dict:
+            offset = (part["number"] - 1) * part_size
+            length = min(part_size, size - offset)
+            etag = _put_with_retries(part["url"], path, offset, length, name, progress)
+            return {"number": part["number"], "etag": etag}
+
+        try:
+            with ThreadPoolExecutor(max_workers=MULTIPART_WORKERS, thread_name_prefix="flowdeck-upload") as pool:
+                parts = list(pool.map(send, plan["parts"]))
             return self.request(
-                "PUT",
-                f"/api/v1/runs/{run_id}/artifacts/content/{target['path']}",
-                content=fh.read(),
-                headers={"Content-Type": "application/octet-stream", "Content-Disposition": f'attachment; filename="{path.name}"'},
+                "POST", f"{base}/complete",
+                json={"path": plan["path"], "upload_id": plan["upload_id"], "parts": parts}, retry=True,
             )
+        except BaseException:
+            # Parts of an abandoned upload are stored (and billed) until aborted.
+            try:
+                self.request("POST", f"{base}/abort", json={"path": plan["path"], "upload_id": plan["upload_id"]}, retry=True)
+            except APIError:
+                pass
+            raise
+
+
+class _Counted:
+    """Counts one attempt's bytes into a progress bar, so a retry can take them back."""
+
+    def __init__(self, progress: _Progress | None) -> None:
+        self.progress, self.sent = progress, 0
+
+    def add(self, n: int) -> None:
+        self.sent += n
+        if self.progress:
+            self.progress.add(n)
+
+    def undo(self) -> None:
+        self.add(-self.sent)
+
+
+def _chunks(path: Path, offset: int, length: int, progress: _Progress | _Counted | None) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        left = length
+        while left > 0:
+            data = fh.read(min(CHUNK, left))
+            if not data:
+                raise APIError(0, "upload_failed", f"{path} shrank while it was being uploaded.")
+            left -= len(data)
+            if progress:
+                progress.add(len(data))
+            yield data
+
+
+def _put_with_retries(url: str, path: Path, offset: int, length: int, name: str, progress: _Progress | None) -> str:
+    """PUT ``length`` bytes of ``path`` from ``offset`` to a presigned URL; returns the ETag."""
+    for attempt in range(RETRIES):
+        counted = _Counted(progress)
+        try:
+            # An explicit Content-Length: S3 refuses chunked bodies on presigned PUTs.
+            response = httpx.put(url, content=_chunks(path, offset, length, counted),
+                                 headers={"Content-Length": str(length)}, timeout=None)
+            if response.status_code < 300:
+                return response.headers.get("etag", "")
+            if response.status_code not in TRANSIENT_STATUS or attempt + 1 >= RETRIES:
+                raise APIError(response.status_code, "upload_failed", f"Upload of '{name}' failed: {response.text[:200]}")
+        except httpx.TransportError as exc:
+            if attempt + 1 >= RETRIES:
+                raise APIError(0, "upload_failed", f"Upload of '{name}' failed: {exc}") from None
+        counted.undo()  # this range is sent again
+        time.sleep(min(0.2 * 2**attempt, MAX_BACKOFF_S))
+    raise AssertionError("unreachable")
+
+
+class _Progress:
+    """A one-line upload progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total, self.sent = name, total, 0
+        self.started = self.shown = time.monotonic()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def maybe(cls, name: str, total: int) -> _Progress | None:
+        return cls(name, total) if total >= PROGRESS_MIN_BYTES and sys.stderr.isatty() else None
+
+    def reset_to(self, sent: int) -> None:
+        with self._lock:
+            self.sent = sent
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.sent += n
+            now = time.monotonic()
+            if now - self.shown >= 0.2 or self.sent >= self.total:
+                self.shown = now
+                self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        frac = min(max(self.sent / self.total, 0.0), 1.0) if self.total else 1.0
+        bar = "#" * int(frac * 30)
+        rate = self.sent / MiB / max(now - self.started, 1e-6)
+        sys.stderr.write(f"\r{self.name[-30:]:<30} [{bar:<30}] {frac:4.0%} "
+                         f"{self.sent / MiB:7.1f}/{self.total / MiB:.1f} MiB {rate:6.1f} MiB/s")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        with self._lock:
+            self._draw(time.monotonic())
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _split_ref(ref: str) -> tuple[str, str, str | None]:

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import WorkflowError
+from . import config
+from .client import Client
+from .errors import APIError, ConfigError, WorkflowError
 from .spec import SpecError, resolve_params, topo_order
-from .tracking import LocalSink, activate
+from .tracking import HttpSink, LocalSink, Sink, TeeSink, activate
 
 SYMBOLS = {"running": "▸", "succeeded": "✓", "failed": "✗", "skipped": "–", "stopped": "■"}
 
@@ -36,6 +38,7 @@ class LocalRun:
     steps: dict[str, StepResult]
     folder: Path
     metrics: list[dict] = field(default_factory=list)
+    server_run_id: int | None = None  # the run's id on the server, when it was tracked there too
 
     @property
     def outputs(self) -> dict[str, dict[str, Any]]:
@@ -64,7 +67,10 @@ def _print(out: TextIO | None, text: str) -> None:
         print(text, file=out, flush=True)
 
 
-def run_local(wf, params: Mapping[str, Any] | None, *, quiet: bool = False, track_dir: str | Path | None = None) -> LocalRun:
+def run_local(
+    wf, params: Mapping[str, Any] | None, *, quiet: bool = False, track_dir: str | Path | None = None,
+    track: bool | None = None,
+) -> LocalRun:
     spec = wf.spec(fn_ref=lambda s: "local:function")
     try:
         values = resolve_params(spec["params"], params)
@@ -73,7 +79,7 @@ def run_local(wf, params: Mapping[str, Any] | None, *, quiet: bool = False, trac
     out = None if quiet else sys.stdout
     run_id = f"local-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     folder = Path(track_dir or ".flowdeck/runs") / run_id
-    sink = LocalSink(folder)
+    sink, server_run_id = _open_sink(wf.name, run_id, folder, track)
     results = {name: StepResult(name) for name in topo_order(spec["steps"])}
     _print(out, f"Run {run_id} of {wf.name} — params {json.dumps(values, default=str)}")
     started = time.monotonic()
@@ -89,18 +95,61 @@ def run_local(wf, params: Mapping[str, Any] | None, *, quiet: bool = False, trac
                 r.status = "stopped"
         _print(out, "Interrupted: the run is marked stopped.")
         _finish(folder, run_id, wf.name, status, values, results)
-        sink.close()
+        _end_sink(sink, server_run_id, status)
         raise
     finally:
         sink.close()
     if any(r.status == "failed" for r in results.values()):
         status = "failed"
     _finish(folder, run_id, wf.name, status, values, results)
+    server_url = _end_sink(sink, server_run_id, status)
     took = time.monotonic() - started
     counts = ", ".join(f"{sum(r.status == s for r in results.values())} {s}"
                        for s in ("succeeded", "failed", "skipped") if any(r.status == s for r in results.values()))
-    _print(out, f"Run {run_id} {status} in {took:.2f}s ({counts}). Tracked in {folder}")
-    return LocalRun(id=run_id, status=status, params=values, steps=results, folder=folder, metrics=sink.points)
+    _print(out, f"Run {run_id} {status} in {took:.2f}s ({counts}). Tracked in {folder}" + (f" and at {server_url}" if server_url else ""))
+    return LocalRun(id=run_id, status=status, params=values, steps=results, folder=folder, metrics=sink.points,
+                    server_run_id=server_run_id)
+
+
+def _open_sink(workflow: str, run_id: str, folder: Path, track: bool | None) -> tuple[Sink, int | None]:
+    """The local folder, and also a run on the server when one is configured (``flowdeck
+    login`` or FLOWDECK_URL + FLOWDECK_TOKEN) and ``track`` is not False. The server run is
+    in the experiment named after the workflow. A server that cannot be reached falls back
+    to local tracking with a warning, unless ``track=True`` asked for it explicitly."""
+    local = LocalSink(folder)
+    found = config.load()
+    if track is False or not (found.url and found.token):
+        if track:
+            raise ConfigError("track=True needs a server: run `flowdeck login` or set FLOWDECK_URL and FLOWDECK_TOKEN.")
+        return local, None
+    client = Client(found.url, found.token)
+    try:
+        created = client.tracked_run_create(
+            experiment=workflow, name=run_id, tags={"flowdeck.source": "local", "flowdeck.workflow": workflow}
+        )
+    except APIError as exc:
+        client.close()
+        if track:
+            raise
+        print(f"flowdeck: not tracking to {found.url} ({exc}); tracking locally only.", file=sys.stderr)
+        return local, None
+    return TeeSink(local, HttpSink(client, created["id"])), created["id"]
+
+
+def _end_sink(sink: Sink, server_run_id: int | None, status: str) -> str | None:
+    """Flush and close the sink, then end the server run (if any) as ``status``; returns its URL."""
+    sink.close()
+    if server_run_id is None:
+        return None
+    client = sink.mirrors[0].client
+    try:
+        client.run_end(server_run_id, status)
+        return client.run_url(server_run_id)
+    except APIError as exc:
+        print(f"flowdeck: could not end server run {server_run_id}: {exc}", file=sys.stderr)
+        return None
+    finally:
+        client.close()
 
 
 def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out: TextIO | None) -> None:

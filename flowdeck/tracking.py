@@ -7,10 +7,12 @@ stored twice. Buffers are flushed when the run ends, including when it fails.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import numbers
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +24,8 @@ MAX_KEY = 250
 MAX_VALUE = 6000
 BATCH_POINTS = 5000
 FLUSH_INTERVAL_S = 0.5
+MAX_BUFFER_POINTS = 1_000_000  # a few hundred MB of buffered points before logging waits
+RETRY_PATIENCE_S = 300.0  # how long a batch is retried while the server is unreachable
 
 
 class TrackingError(ValueError):
@@ -99,19 +103,80 @@ class LocalSink:
         self._metrics.close()
 
 
-class HttpSink:
-    """Tracks to a server run. Metrics go in batches from a background thread."""
+class TeeSink:
+    """Writes to a primary sink and mirrors to others. A local workflow run keeps its folder
+    (the primary) and mirrors to a server run; a mirror's failure is a warning on stderr,
+    never a failed step, because the local run is what the author is debugging."""
 
-    def __init__(self, client, run_id: int) -> None:
+    def __init__(self, primary: Sink, *mirrors: Sink) -> None:
+        self.primary = primary
+        self.mirrors = mirrors
+        self._warned: set[int] = set()
+
+    @property
+    def points(self) -> list[dict]:
+        return getattr(self.primary, "points", [])
+
+    def _mirror(self, call: str, *args: Any) -> None:
+        for i, mirror in enumerate(self.mirrors):
+            try:
+                getattr(mirror, call)(*args)
+            except Exception as exc:
+                if i not in self._warned:
+                    self._warned.add(i)
+                    print(f"flowdeck: could not mirror to the server, the local run goes on: {exc}", file=sys.stderr)
+
+    def metrics(self, points: list[dict]) -> None:
+        self.primary.metrics(points)
+        self._mirror("metrics", points)
+
+    def params(self, values: dict[str, str]) -> None:
+        self.primary.params(values)
+        self._mirror("params", values)
+
+    def tags(self, values: dict[str, str]) -> None:
+        self.primary.tags(values)
+        self._mirror("tags", values)
+
+    def artifact(self, local: Path, name: str) -> None:
+        self.primary.artifact(local, name)
+        self._mirror("artifact", local, name)
+
+    def close(self) -> None:
+        try:
+            self.primary.close()
+        finally:
+            self._mirror("close")
+
+
+class HttpSink:
+    """Tracks to a server run. Metrics are buffered and sent in batches from a background
+    thread, so ``log_metric`` in a tight loop costs microseconds, not a round trip.
+
+    - Each batch gets one id, reused on every retry: a batch whose answer was lost is sent
+      again and the server, which stores an id once, ignores the replay.
+    - Network errors and 502/503/504 are retried with backoff for up to ``RETRY_PATIENCE_S``,
+      so a server restart loses nothing; an error that persists is raised by the next
+      logging call, or by ``close()``.
+    - The buffer is bounded: past ``max_buffer`` points the logging thread waits for the
+      sender, rather than the process growing without bound while the server is away.
+    - ``close()`` sends everything that is left; an ``atexit`` hook closes sinks still open
+      when the interpreter exits.
+    """
+
+    def __init__(self, client, run_id: int, *, max_buffer: int = MAX_BUFFER_POINTS) -> None:
         self.client = client
         self.run_id = run_id
+        self.max_buffer = max(max_buffer, BATCH_POINTS)
+        self.sent_points = 0
         self._buffer: list[dict] = []
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._wake = threading.Event()
         self._closed = False
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="flowdeck-metrics", daemon=True)
         self._thread.start()
+        _open_sinks.add(self)
 
     def _raise_pending(self) -> None:
         if self._error is not None:
@@ -120,7 +185,11 @@ class HttpSink:
 
     def metrics(self, points: list[dict]) -> None:
         self._raise_pending()
-        with self._lock:
+        with self._cond:
+            # Back-pressure: wait for the sender rather than buffer without bound.
+            while len(self._buffer) >= self.max_buffer and self._error is None and self._thread.is_alive():
+                self._wake.set()
+                self._cond.wait(0.5)
             self._buffer.extend(points)
             full = len(self._buffer) >= BATCH_POINTS
         if full:
@@ -128,44 +197,73 @@ class HttpSink:
 
     def params(self, values: dict[str, str]) -> None:
         self._raise_pending()
-        self.client.log_batch(self.run_id, params=values, batch_id=uuid.uuid4().hex)
+        self.client.log_batch(self.run_id, params=values, batch_id=uuid.uuid4().hex, patience_s=RETRY_PATIENCE_S)
 
     def tags(self, values: dict[str, str]) -> None:
         self._raise_pending()
-        self.client.log_batch(self.run_id, tags=values, batch_id=uuid.uuid4().hex)
+        self.client.log_batch(self.run_id, tags=values, batch_id=uuid.uuid4().hex, patience_s=RETRY_PATIENCE_S)
 
     def artifact(self, local: Path, name: str) -> None:
         self._raise_pending()
         self.client.artifact_upload(self.run_id, local, name)
 
     def _send_some(self) -> bool:
-        with self._lock:
-            batch, self._buffer = self._buffer[:BATCH_POINTS], self._buffer[BATCH_POINTS:]
-        if batch:
+        with self._cond:
+            batch = self._buffer[:BATCH_POINTS]
+            del self._buffer[:BATCH_POINTS]
+        if not batch:
+            return False
+        try:
             # One id per batch, reused on every retry inside log_batch.
-            self.client.log_batch(self.run_id, metrics=batch, batch_id=uuid.uuid4().hex)
-        return bool(batch)
+            self.client.log_batch(self.run_id, metrics=batch, batch_id=uuid.uuid4().hex, patience_s=RETRY_PATIENCE_S)
+            self.sent_points += len(batch)
+        except BaseException as exc:
+            if self._error is None:  # the first failure is the one worth reporting
+                self._error = TrackingError(f"{len(batch)} metric points were not stored in run {self.run_id}: {exc}")
+                self._error.__cause__ = exc
+        finally:
+            with self._cond:
+                self._cond.notify_all()
+        return True
 
     def _loop(self) -> None:
-        while not self._closed:
+        while True:
             self._wake.wait(FLUSH_INTERVAL_S)
             self._wake.clear()
-            try:
-                while self._send_some():
-                    pass
-            except BaseException as exc:  # surfaced on the next call or at close
-                self._error = exc
+            closing = self._closed  # read before draining, so nothing logged before close() is left
+            while self._send_some():
+                pass
+            if closing:
+                return
 
     def flush(self) -> None:
+        """Send what is buffered now, from the calling thread."""
         while self._send_some():
             pass
+        self._raise_pending()
 
     def close(self) -> None:
-        self._closed = True
-        self._wake.set()
-        self._thread.join(timeout=30)
+        """Send everything left, stop the sender and raise the first error it met, if any."""
+        if not self._closed:
+            self._closed = True
+            self._wake.set()
+            self._thread.join()
+            _open_sinks.discard(self)
         self._raise_pending()
-        self.flush()
+
+
+# Sinks not closed yet, closed at exit so that a script that never ends its run still
+# sends its last metrics (the sender is a daemon thread and would be killed mid-buffer).
+_open_sinks: set[HttpSink] = set()
+
+
+@atexit.register
+def _close_open_sinks() -> None:
+    for sink in list(_open_sinks):
+        try:
+            sink.close()
+        except Exception as exc:
+            print(f"flowdeck: could not send the last metrics of run {sink.run_id}: {exc}", file=sys.stderr)
 
 
 class ActiveRun:

@@ -192,14 +192,19 @@ class Workflow:
         }
 
     # --- running and publishing ----------------------------------------------------------------------
-    def run(self, params: Mapping[str, Any] | None = None, *, quiet: bool = False, track_dir: str | Path | None = None):
+    def run(
+        self, params: Mapping[str, Any] | None = None, *, quiet: bool = False, track_dir: str | Path | None = None,
+        track: bool | None = None,
+    ):
         """Run every step in this process, in dependency order, printing each step's status.
 
         Returns a :class:`flowdeck.local.LocalRun`. Parameters are checked before anything runs.
+        Tracking goes to ``track_dir`` and, when a server is configured and ``track`` is not
+        False, also to a run on the server (experiment = the workflow's name).
         """
         from .local import run_local
 
-        return run_local(self, params, quiet=quiet, track_dir=track_dir)
+        return run_local(self, params, quiet=quiet, track_dir=track_dir, track=track)
 
     def publish(self, *, version: str | None = None, root: str | Path | None = None, **kwargs) -> dict:
         """Bundle the workflow's source folder and publish it to the configured server."""
