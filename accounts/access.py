@@ -5,7 +5,8 @@ Rules:
 - A team or private asset is visible to members of its namespace.
 - Publishing into a namespace, and running, needs the editor or admin role there.
 - A run is visible to members of its namespace; it may be changed by its creator and
-  by editors and admins of its namespace.
+  by editors and admins of its namespace. An experiment is visible to members of its
+  namespace; tracking runs into one needs the editor or admin role there.
 - A run-scoped token (given to step subprocesses) may log to its own run and nothing else.
 """
 from __future__ import annotations
@@ -49,6 +50,13 @@ def run_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
     if not user.is_authenticated:
         return Q(pk__in=[])
     return Q(namespace_id__in=_member_team_ids(user)) | Q(created_by=user)
+
+
+def experiment_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """A filter on Experiment: those in namespaces ``user`` is a member of."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return Q(namespace_id__in=_member_team_ids(user))
 
 
 def require_write(user: AbstractBaseUser, team: Team, *, what: str = "publish") -> None:

@@ -130,6 +130,62 @@ def upload_url(key: str) -> str | None:
     )
 
 
+# --- multipart uploads (S3 only) ---------------------------------------------------------------
+# A large artifact goes to S3 in parts, each PUT by the client to its own presigned URL,
+# then assembled by one complete call; the server never relays the bytes.
+def multipart_supported() -> bool:
+    return is_s3()
+
+
+def _refused(exc, what: str) -> InvalidInput:
+    error = getattr(exc, "response", {}).get("Error", {})
+    detail = f"{error.get('Code', 'error')}: {error.get('Message', exc)}" if error else str(exc)
+    return InvalidInput(f"The store refused to {what} ({detail}).", field="parts")
+
+
+def multipart_start(key: str) -> str:
+    """Begin a multipart upload of ``key``; returns its upload id."""
+    return _s3_client().create_multipart_upload(Bucket=_backend().bucket_name, Key=key)["UploadId"]
+
+
+def multipart_part_urls(key: str, upload_id: str, count: int, *, expires_s: int = 24 * 3600) -> list[str]:
+    """Presigned PUT URLs for parts 1..count (valid a day: a large upload takes a while)."""
+    client, bucket = _s3_client(), _backend().bucket_name
+    return [
+        client.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
+            ExpiresIn=expires_s,
+        )
+        for number in range(1, count + 1)
+    ]
+
+
+def multipart_complete(key: str, upload_id: str, parts: list[tuple[int, str]]) -> int:
+    """Assemble the uploaded parts (number, ETag) into ``key``; returns its size."""
+    from botocore.exceptions import ClientError
+
+    try:
+        _s3_client().complete_multipart_upload(
+            Bucket=_backend().bucket_name, Key=key, UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
+        )
+    except ClientError as exc:
+        raise _refused(exc, "complete the upload") from None
+    return size(key)
+
+
+def multipart_abort(key: str, upload_id: str) -> None:
+    """Drop an unfinished upload and its parts (a missing upload is not an error)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        _s3_client().abort_multipart_upload(Bucket=_backend().bucket_name, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise _refused(exc, "abort the upload") from None
+
+
 def delete(key: str) -> None:
     _backend().delete(key)
 

@@ -6,14 +6,38 @@ from rest_framework.parsers import FileUploadParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Team
 from core import storage
 from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
 
-from .selectors import metric_history, run_get, run_get_for_logging, run_list, step_get, step_log
-from .serializers import ArtifactOut, ArtifactPathIn, LogBatchIn, RunDetailOut, RunOut, RunStartIn
+from .selectors import experiment_list, metric_history, run_get, run_get_for_logging, run_list, step_get, step_log
+from .serializers import (
+    ArtifactOut,
+    ArtifactPathIn,
+    ExperimentOut,
+    LogBatchIn,
+    MultipartAbortIn,
+    MultipartCompleteIn,
+    MultipartStartIn,
+    MultipartStartOut,
+    RunDetailOut,
+    RunEndIn,
+    RunOut,
+    RunStartIn,
+    TrackedRunIn,
+)
 from .services.lifecycle import run_start, run_stop
-from .services.tracking import artifact_commit, artifact_put, artifact_upload_target, log_batch
+from .services.tracked import run_create_tracked, run_end
+from .services.tracking import (
+    artifact_commit,
+    artifact_multipart_abort,
+    artifact_multipart_complete,
+    artifact_multipart_start,
+    artifact_put,
+    artifact_upload_target,
+    log_batch,
+)
 
 
 def _token(request):
@@ -25,12 +49,13 @@ class RunsApi(APIView):
     pagination_class = LimitOffsetPagination  # a plain APIView has none of its own
 
     @extend_schema(
-        parameters=[OpenApiParameter("workflow", str), OpenApiParameter("status", str),
-                    OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        parameters=[OpenApiParameter("workflow", str), OpenApiParameter("experiment", str),
+                    OpenApiParameter("status", str), OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
         responses=RunOut(many=True), summary="List runs",
     )
     def get(self, request):
-        runs = run_list(user=request.user, asset=request.query_params.get("workflow"), status=request.query_params.get("status"))
+        runs = run_list(user=request.user, asset=request.query_params.get("workflow"), status=request.query_params.get("status"),
+                        experiment=request.query_params.get("experiment"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(RunOut(page, many=True).data)
@@ -62,6 +87,54 @@ class RunStopApi(APIView):
     @extend_schema(request=None, responses=RunOut, summary="Stop a run")
     def post(self, request, run_id: int):
         run = run_stop(user=request.user, run=run_get(user=request.user, run_id=run_id))
+        return Response(RunOut(run).data)
+
+
+class ExperimentsApi(APIView):
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+                   responses=ExperimentOut(many=True), summary="List the experiments you can see")
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(experiment_list(user=request.user), request, view=self)
+        return paginator.get_paginated_response(ExperimentOut(page, many=True).data)
+
+
+class TrackedRunsApi(APIView):
+    @extend_schema(
+        request=TrackedRunIn, responses={201: RunDetailOut},
+        summary="Start a tracked run (outside a workflow)",
+        description="Creates a running run in the experiment (created on first use) to log metrics, params, "
+                    "tags and artifacts to; end it with POST /api/v1/runs/{id}/end.",
+    )
+    def post(self, request):
+        data = TrackedRunIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        slug = data.validated_data["namespace"]
+        namespace = None
+        if slug:
+            namespace = Team.objects.filter(slug=slug).first()
+            if namespace is None:
+                raise NotFound(f"Namespace '{slug}' was not found.", field="namespace")
+        run = run_create_tracked(
+            user=request.user,
+            experiment=data.validated_data["experiment"],
+            name=data.validated_data["name"],
+            namespace=namespace,
+            tags=data.validated_data["tags"],
+        )
+        return Response(RunDetailOut(run_get(user=request.user, run_id=run.pk)).data, status=201)
+
+
+class RunEndApi(APIView):
+    @extend_schema(request=RunEndIn, responses=RunOut, summary="End a tracked run",
+                   description="409 if the run has already ended, or is a workflow run (code not_tracked).")
+    def post(self, request, run_id: int):
+        data = RunEndIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = run_end(user=request.user, run=run_get(user=request.user, run_id=run_id),
+                      status=data.validated_data["status"], error=data.validated_data["error"])
         return Response(RunOut(run).data)
 
 
@@ -123,6 +196,50 @@ class ArtifactCommitApi(APIView):
         data = ArtifactPathIn(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(ArtifactOut(artifact_commit(run=run, path=data.validated_data["path"])).data, status=201)
+
+
+class ArtifactMultipartApi(APIView):
+    allow_run_token = True
+
+    @extend_schema(
+        request=MultipartStartIn, responses={201: MultipartStartOut},
+        summary="Start a multipart upload of a large artifact",
+        description="PUT each part to its presigned URL, then POST the parts' ETags to .../multipart/complete. "
+                    "409 with code multipart_unsupported on local storage: PUT to the content endpoint instead.",
+    )
+    def post(self, request, run_id: int):
+        run = run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))
+        data = MultipartStartIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan = artifact_multipart_start(run=run, path=data.validated_data["path"], size=data.validated_data["size"],
+                                        part_size=data.validated_data.get("part_size"))
+        return Response(plan, status=201)
+
+
+class ArtifactMultipartCompleteApi(APIView):
+    allow_run_token = True
+
+    @extend_schema(request=MultipartCompleteIn, responses={201: ArtifactOut}, summary="Complete a multipart upload")
+    def post(self, request, run_id: int):
+        run = run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))
+        data = MultipartCompleteIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        artifact = artifact_multipart_complete(run=run, path=data.validated_data["path"],
+                                               upload_id=data.validated_data["upload_id"],
+                                               parts=data.validated_data["parts"])
+        return Response(ArtifactOut(artifact).data, status=201)
+
+
+class ArtifactMultipartAbortApi(APIView):
+    allow_run_token = True
+
+    @extend_schema(request=MultipartAbortIn, responses={204: None}, summary="Abort a multipart upload")
+    def post(self, request, run_id: int):
+        run = run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))
+        data = MultipartAbortIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        artifact_multipart_abort(run=run, path=data.validated_data["path"], upload_id=data.validated_data["upload_id"])
+        return Response(status=204)
 
 
 class RawBodyParser(FileUploadParser):

@@ -2,32 +2,47 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, F, Max, QuerySet
 
-from accounts.access import can_change_run, run_filter, token_is_run_scoped
+from accounts.access import can_change_run, experiment_filter, run_filter, token_is_run_scoped
 from accounts.models import ApiToken
 from core import storage
 from core.errors import Forbidden, NotFound
 
-from .models import Metric, Run, StepRun
+from .models import Experiment, Metric, Run, StepRun
 
 LOG_TAIL_BYTES = 256 * 1024
 
 
 def runs_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Run]:
     return Run.objects.filter(run_filter(user)).select_related(
-        "asset_version__asset__namespace", "created_by", "namespace"
+        "asset_version__asset__namespace", "created_by", "namespace", "experiment"
     )
 
 
-def run_list(*, user: AbstractBaseUser | AnonymousUser, asset: str | None = None, status: str | None = None) -> QuerySet[Run]:
+def run_list(
+    *, user: AbstractBaseUser | AnonymousUser, asset: str | None = None, status: str | None = None,
+    experiment: str | None = None,
+) -> QuerySet[Run]:
     runs = runs_visible(user=user)
+    if experiment:  # a name; the same name in two namespaces lists both
+        runs = runs.filter(experiment__name=experiment)
     if asset:
         namespace, _, name = asset.partition("/")
         runs = runs.filter(asset_version__asset__namespace__slug=namespace, asset_version__asset__name=name)
     if status:
         runs = runs.filter(status=status)
     return runs.order_by("-created_at", "-pk")
+
+
+def experiment_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Experiment]:
+    """Experiments the user may see, most recently used first, with run counts."""
+    return (
+        Experiment.objects.filter(experiment_filter(user))
+        .select_related("namespace")
+        .annotate(run_count=Count("runs"), last_run_at=Max("runs__created_at"))
+        .order_by(F("last_run_at").desc(nulls_last=True), "-pk")
+    )
 
 
 def runs_created_by(*, user: AbstractBaseUser, limit: int = 20) -> list[Run]:

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Artifact, MetricSummary, Run, StepRun
+from .models import Artifact, Experiment, MetricSummary, Run, StepRun
 
 
 class StepOut(serializers.ModelSerializer):
@@ -28,12 +28,14 @@ class RunOut(serializers.ModelSerializer):
     version = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username")
     namespace = serializers.CharField(source="namespace.slug")
+    experiment = serializers.CharField(source="experiment.name", allow_null=True, default=None,
+                                       help_text="The experiment of a tracked run; null for workflow runs.")
     duration_s = serializers.FloatField(allow_null=True)
 
     class Meta:
         model = Run
-        fields = ["id", "name", "workflow", "version", "namespace", "created_by", "status", "params", "error",
-                  "created_at", "started_at", "finished_at", "duration_s"]
+        fields = ["id", "name", "workflow", "version", "experiment", "namespace", "created_by", "status", "params",
+                  "error", "created_at", "started_at", "finished_at", "duration_s"]
 
     def get_workflow(self, obj) -> str | None:
         return obj.asset_version.asset.full_name if obj.asset_version_id else None
@@ -81,3 +83,61 @@ class LogBatchIn(serializers.Serializer):
 
 class ArtifactPathIn(serializers.Serializer):
     path = serializers.CharField(max_length=512)
+
+
+class ExperimentOut(serializers.ModelSerializer):
+    namespace = serializers.CharField(source="namespace.slug")
+    run_count = serializers.IntegerField()
+    last_run_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = Experiment
+        fields = ["id", "name", "namespace", "created_at", "run_count", "last_run_at"]
+
+
+class TrackedRunIn(serializers.Serializer):
+    experiment = serializers.CharField(max_length=200, help_text="Created on first use.")
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    tags = serializers.DictField(required=False, default=dict)
+    namespace = serializers.CharField(required=False, allow_blank=True, default="",
+                                      help_text="Team slug; your personal namespace if omitted.")
+
+
+class RunEndIn(serializers.Serializer):
+    status = serializers.CharField(help_text="succeeded, failed or stopped.")
+    error = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+class MultipartStartIn(serializers.Serializer):
+    path = serializers.CharField(max_length=512)
+    size = serializers.IntegerField(min_value=1)
+    part_size = serializers.IntegerField(required=False, min_value=1,
+                                         help_text="Wished part size in bytes; the server clamps it to S3's limits.")
+
+
+class MultipartPartOut(serializers.Serializer):
+    number = serializers.IntegerField()
+    url = serializers.CharField(help_text="Presigned PUT URL for this part; its answer's ETag header goes to complete.")
+
+
+class MultipartStartOut(serializers.Serializer):
+    path = serializers.CharField()
+    upload_id = serializers.CharField()
+    part_size = serializers.IntegerField()
+    parts = MultipartPartOut(many=True)
+
+
+class MultipartPartIn(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1, max_value=10_000)
+    etag = serializers.CharField(max_length=200)
+
+
+class MultipartCompleteIn(serializers.Serializer):
+    path = serializers.CharField(max_length=512)
+    upload_id = serializers.CharField(max_length=1024)
+    parts = MultipartPartIn(many=True, allow_empty=False)
+
+
+class MultipartAbortIn(serializers.Serializer):
+    path = serializers.CharField(max_length=512)
+    upload_id = serializers.CharField(max_length=1024)

@@ -9,7 +9,7 @@ from typing import IO
 from django.db import IntegrityError, transaction
 
 from core import storage
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 from ..models import Artifact, IngestBatch, Metric, MetricSummary, Run, RunParam, RunTag
 
@@ -152,6 +152,64 @@ def artifact_commit(*, run: Run, path: str) -> Artifact:
     if not storage.exists(key):
         raise NotFound(f"Artifact '{path}' was not uploaded.", field="path")
     return _artifact_record(run, storage.clean_relpath(path), storage.size(key))
+
+
+MiB = 1024 * 1024
+# S3's rules: parts of 5 MiB to 5 GiB (the last may be smaller), at most 10,000 of them.
+MULTIPART_MIN_PART = 5 * MiB
+MULTIPART_MAX_PART = 5 * 1024 * MiB
+MULTIPART_MAX_PARTS = 10_000
+MULTIPART_DEFAULT_PART = 16 * MiB
+MULTIPART_MAX_SIZE = 5 * 1024 * 1024 * MiB
+
+
+def artifact_multipart_start(*, run: Run, path: str, size: int, part_size: int | None = None) -> dict:
+    """Begin a multipart upload straight to the store: the upload id, the part size, and
+    a presigned PUT URL per part. Conflict (``multipart_unsupported``) on local storage,
+    where the client sends the file through the server instead."""
+    if not storage.multipart_supported():
+        raise Conflict("This server stores files locally; upload through the server instead.", code="multipart_unsupported")
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MULTIPART_MAX_SIZE:
+        raise InvalidInput(f"size must be between 1 byte and 5 TiB, got {size!r}.", field="size")
+    wished = part_size or MULTIPART_DEFAULT_PART
+    part = min(max(wished, MULTIPART_MIN_PART), MULTIPART_MAX_PART)
+    part = max(part, -(-size // MULTIPART_MAX_PARTS))  # large enough for at most 10,000 parts
+    count = -(-size // part)
+    key = storage.artifact_key(run.pk, path)
+    upload_id = storage.multipart_start(key)
+    urls = storage.multipart_part_urls(key, upload_id, count)
+    return {
+        "path": storage.clean_relpath(path),
+        "upload_id": upload_id,
+        "part_size": part,
+        "parts": [{"number": i, "url": url} for i, url in enumerate(urls, start=1)],
+    }
+
+
+def artifact_multipart_complete(*, run: Run, path: str, upload_id: str, parts: list[Mapping]) -> Artifact:
+    """Assemble the parts a client uploaded and record the artifact."""
+    if not storage.multipart_supported():
+        raise Conflict("This server stores files locally; there is no multipart upload.", code="multipart_unsupported")
+    numbered: list[tuple[int, str]] = []
+    for p in parts:
+        number, etag = p.get("number"), p.get("etag")
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MULTIPART_MAX_PARTS:
+            raise InvalidInput(f"Part number {number!r} is not between 1 and {MULTIPART_MAX_PARTS}.", field="parts")
+        if not isinstance(etag, str) or not etag:
+            raise InvalidInput(f"Part {number} has no ETag.", field="parts")
+        numbered.append((number, etag))
+    numbered.sort()
+    if not numbered or [n for n, _ in numbered] != list(range(1, len(numbered) + 1)):
+        raise InvalidInput("parts must be numbered 1..N, each once.", field="parts")
+    key = storage.artifact_key(run.pk, path)
+    size = storage.multipart_complete(key, upload_id, numbered)
+    return _artifact_record(run, storage.clean_relpath(path), size)
+
+
+def artifact_multipart_abort(*, run: Run, path: str, upload_id: str) -> None:
+    """Drop an unfinished multipart upload and the parts it stored."""
+    if storage.multipart_supported():
+        storage.multipart_abort(storage.artifact_key(run.pk, path), upload_id)
 
 
 def _artifact_record(run: Run, path: str, size: int) -> Artifact:
