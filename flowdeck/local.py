@@ -15,6 +15,8 @@ from typing import Any, TextIO
 from . import config
 from .client import Client
 from .errors import APIError, ConfigError, WorkflowError
+from .gates import GateError, gate_summary
+from .local_steps import LocalSteps
 from .spec import SpecError, resolve_params, topo_order
 from .tracking import HttpSink, LocalSink, Sink, TeeSink, activate
 
@@ -28,6 +30,8 @@ class StepResult:
     duration_s: float = 0.0
     error: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] | None = None  # {"expr", "passed", "values"} when the step has a gate
+    cached_from: dict[str, str] | None = None  # {"run", "step"} when its outputs came from the cache
 
 
 @dataclass
@@ -81,13 +85,16 @@ def run_local(
     folder = Path(track_dir or ".flowdeck/runs") / run_id
     sink, server_run_id = _open_sink(wf.name, run_id, folder, track)
     results = {name: StepResult(name) for name in topo_order(spec["steps"])}
+    runs_dir = Path(track_dir or ".flowdeck/runs")
+    extras = LocalSteps(wf=wf, run_id=run_id, cache_dir=runs_dir.parent / "cache", points=lambda: sink.points,
+                        ignore=[runs_dir, runs_dir.parent / "cache"])
     _print(out, f"Run {run_id} of {wf.name} — params {json.dumps(values, default=str)}")
     started = time.monotonic()
     status = "succeeded"
     try:
         with activate(sink, run_id):
             for name in results:
-                _run_step(wf.steps[name], results, values, out)
+                _run_step(wf.steps[name], results, values, out, extras=extras)
     except KeyboardInterrupt:
         status = "stopped"
         for r in results.values():
@@ -152,7 +159,8 @@ def _end_sink(sink: Sink, server_run_id: int | None, status: str) -> str | None:
         client.close()
 
 
-def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out: TextIO | None) -> None:
+def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out: TextIO | None,
+              extras: LocalSteps | None = None) -> None:
     result = results[step.name]
     blocked = [d for d in step.depends_on if results[d].status != "succeeded"]
     if blocked:
@@ -160,6 +168,9 @@ def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out:
         result.error = f"upstream step '{blocked[0]}' {results[blocked[0]].status}"
         _print(out, f"  {SYMBOLS['skipped']} {step.name:<24} skipped ({result.error})")
         return
+    if extras is not None and not _gate_and_cache(step, result, results, values, out, extras):
+        return
+    points_before = len(extras.points()) if extras is not None and step.cache else 0
     kwargs = {}
     for arg, ref in step.inputs.items():
         head, _, tail = ref.partition(".")
@@ -170,6 +181,8 @@ def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out:
     try:
         result.outputs = map_outputs(step.name, step.outputs, step.fn(**kwargs))
         result.status = "succeeded"
+        if extras is not None and step.cache:
+            _cache_store(step, result, results, values, out, extras, points_before)
     except KeyboardInterrupt:
         result.status = "stopped"
         raise
@@ -184,12 +197,69 @@ def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out:
     _print(out, f"  {SYMBOLS[result.status]} {step.name:<24} {result.status:<10} {result.duration_s:.2f}s{detail}")
 
 
+def _gate_and_cache(step, result: StepResult, results: dict[str, StepResult], values: dict[str, Any],
+                    out: TextIO | None, extras: LocalSteps) -> bool:
+    """Evaluate the step's gate, then look in the cache. False when the step is settled
+    (skipped by its gate, failed gate, or a cache hit) and must not run."""
+    if step.when:
+        try:
+            result.gate = extras.gate(step.when, values, results)
+        except GateError as exc:
+            result.status, result.error = "failed", exc.message
+            _print(out, f"  {SYMBOLS['failed']} {step.name:<24} failed     ({result.error})")
+            return False
+        if not result.gate["passed"]:
+            result.status, result.error = "skipped", f"Gate false: {step.when}"
+            _print(out, f"  {SYMBOLS['skipped']} {step.name:<24} skipped (gate false: {gate_summary(result.gate)})")
+            return False
+        _print(out, f"    {step.name}: gate passed ({gate_summary(result.gate)})")
+    if not step.cache:
+        return True
+    try:
+        key = extras.key(_step_spec(step), values, results)
+    except Exception as exc:  # e.g. an unreadable source folder: run the step, uncached
+        _print(out, f"    {step.name}: not cached ({type(exc).__name__}: {exc})")
+        return True
+    if key is None:
+        _print(out, f"    {step.name}: not cached (an input cannot be pickled)")
+        return True
+    hit = extras.lookup(key, step.name)
+    while extras.warnings:
+        _print(out, f"    {extras.warnings.pop(0)}")
+    if hit is None:
+        return True
+    result.outputs, meta = hit
+    result.status = "succeeded"
+    result.cached_from = {"run": meta.get("run", ""), "step": meta.get("step", step.name)}
+    _print(out, f"  {SYMBOLS['succeeded']} {step.name:<24} cached (from {result.cached_from['run']})")
+    return False
+
+
+def _cache_store(step, result: StepResult, results: dict[str, StepResult], values: dict[str, Any],
+                 out: TextIO | None, extras: LocalSteps, points_before: int) -> None:
+    try:
+        key = extras.key(_step_spec(step), values, results)
+    except Exception as exc:
+        key, problem = None, f"not cached ({type(exc).__name__}: {exc})"
+    else:
+        problem = "not cached (an input cannot be pickled)"
+    if key is not None:
+        problem = extras.store(key, step.name, result.outputs, extras.points()[points_before:])
+    if problem:
+        _print(out, f"    {step.name}: {problem}")
+
+
+def _step_spec(step) -> dict[str, Any]:
+    return {"name": step.name, "inputs": step.inputs}
+
+
 def _finish(folder: Path, run_id: str, name: str, status: str, values: dict, results: dict[str, StepResult]) -> None:
     record = {
         "id": run_id,
         "workflow": name,
         "status": status,
         "params": values,
-        "steps": {n: {"status": r.status, "duration_s": r.duration_s, "error": r.error} for n, r in results.items()},
+        "steps": {n: {"status": r.status, "duration_s": r.duration_s, "error": r.error, "gate": r.gate,
+                      "cached_from": r.cached_from} for n, r in results.items()},
     }
     (folder / "run.json").write_text(json.dumps(record, indent=1, default=str))

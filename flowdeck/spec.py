@@ -11,6 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .expr import ExprError, parse
+from .gates import gate_ref
+
 SCHEMA_VERSION = 1
 PARAM_TYPES = ("int", "float", "str", "bool", "enum", "json", "list")
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -277,6 +280,14 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
     timeout_s = raw.get("timeout_s")
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0):
         raise SpecError(f"Step '{name}' timeout_s must be a positive number.", f"{field}.timeout_s")
+    when = raw.get("when")
+    if when is not None:
+        if not isinstance(when, str) or not when.strip():
+            raise SpecError(f"Step '{name}' when must be a non-empty expression string.", f"{field}.when")
+        try:
+            parse(when)
+        except ExprError as exc:
+            raise SpecError(f"Step '{name}' has an invalid when: {exc.message}.", f"{field}.when") from None
     return {
         "name": name,
         "fn": fn,
@@ -286,6 +297,7 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
         "retries": retries,
         "timeout_s": timeout_s,
         "cache": bool(raw.get("cache", False)),
+        "when": when,
         "description": str(raw.get("description") or ""),
     }
 
@@ -349,6 +361,10 @@ def validate_spec(raw: Any) -> dict[str, Any]:
             elif tail not in by_name[head]["outputs"]:
                 raise SpecError(f"Step '{s['name']}' reads output '{tail}', which step '{head}' never produces.", field)
 
+    for s in steps:
+        if s["when"] is not None:
+            _check_gate(s, by_name, seen_params, ancestors(deps, s["name"]))
+
     return {
         "schema_version": SCHEMA_VERSION,
         "name": name,
@@ -356,3 +372,24 @@ def validate_spec(raw: Any) -> dict[str, Any]:
         "params": params,
         "steps": steps,
     }
+
+
+def _check_gate(step: Mapping[str, Any], by_name: Mapping[str, Mapping[str, Any]], params: set[str], ups: set[str]) -> None:
+    """Every name a gate reads must resolve: a declared param, or a metric or declared output
+    of a step this one (transitively) depends on, so it has run before the gate is read."""
+    name, field = step["name"], f"steps.{step['name']}.when"
+    for used in sorted(parse(step["when"]).names()):
+        ref = gate_ref(used)
+        if ref is None:
+            raise SpecError(
+                f"Step '{name}' gate reads '{used}'; use params.<name>, <step>.metrics.<key> or <step>.outputs.<name>.", field
+            )
+        if ref.kind == "param":
+            if ref.key not in params:
+                raise SpecError(f"Step '{name}' gate reads unknown parameter '{ref.key}'.", field)
+        elif ref.step not in by_name:
+            raise SpecError(f"Step '{name}' gate reads '{used}' of unknown step '{ref.step}'.", field)
+        elif ref.step not in ups:
+            raise SpecError(f"Step '{name}' gate reads '{used}' but does not depend on step '{ref.step}'.", field)
+        elif ref.kind == "output" and ref.key not in by_name[ref.step]["outputs"]:
+            raise SpecError(f"Step '{name}' gate reads output '{ref.key}', which step '{ref.step}' never produces.", field)

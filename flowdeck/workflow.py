@@ -54,7 +54,8 @@ class Step:
     """A step: a function plus its place in the DAG. Call it like the function."""
 
     def __init__(self, fn: Callable, *, name: str, depends_on: list[str], outputs: list[str],
-                 inputs: dict[str, str], retries: int, timeout_s: float | None, cache: bool) -> None:
+                 inputs: dict[str, str], retries: int, timeout_s: float | None, cache: bool,
+                 when: str | None = None) -> None:
         self.fn = fn
         self.name = name
         self.depends_on = depends_on
@@ -63,6 +64,7 @@ class Step:
         self.retries = retries
         self.timeout_s = timeout_s
         self.cache = cache
+        self.when = when
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -90,6 +92,9 @@ class Workflow:
                 raise WorkflowError(f"Parameter '{p.name}' is declared twice.", f"params.{p.name}")
             self.params[p.name] = p
         self.steps: dict[str, Step] = {}
+        # The file that defines the workflow: its folder is what local step caching hashes.
+        caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+        self.source_file: str | None = caller.f_globals.get("__file__") if caller else None
         validate_spec({"name": name, "steps": [{"name": "probe", "fn": "m:f"}]})  # checks the name early
 
     # --- definition ------------------------------------------------------------------------------
@@ -104,10 +109,16 @@ class Workflow:
         retries: int = 0,
         timeout_s: float | None = None,
         cache: bool = False,
+        when: str | None = None,
     ):
         """Decorator that adds a step. Function arguments are bound by name to parameters
         or to outputs of upstream steps; ``inputs`` binds them explicitly
-        (``{"data": "load.data", "lr": "params.lr"}``)."""
+        (``{"data": "load.data", "lr": "params.lr"}``).
+
+        ``when`` is a quality gate, e.g. ``"evaluate.metrics.accuracy >= params.min_accuracy"``:
+        the step runs only if it holds, else it and everything after it are skipped.
+        ``cache=True`` reuses the outputs of an earlier run of this step with the same code
+        and inputs."""
 
         def decorate(func: Callable) -> Step:
             step_name = name or func.__name__
@@ -122,7 +133,7 @@ class Workflow:
                 raise WorkflowError(f"Step '{step_name}' is declared twice.", f"steps.{step_name}")
             step = Step(func, name=step_name, depends_on=deps, outputs=list(outputs),
                         inputs=self._bind(step_name, func, deps, dict(inputs or {})),
-                        retries=retries, timeout_s=timeout_s, cache=cache)
+                        retries=retries, timeout_s=timeout_s, cache=cache, when=when)
             self.steps[step_name] = step
             self._check(step_name)
             return step
@@ -185,7 +196,7 @@ class Workflow:
                 {
                     "name": s.name, "fn": ref(s), "depends_on": s.depends_on, "inputs": s.inputs,
                     "outputs": s.outputs, "retries": s.retries, "timeout_s": s.timeout_s, "cache": s.cache,
-                    "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
+                    "when": s.when, "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
                 }
                 for s in self.steps.values()
             ],
