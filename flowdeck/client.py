@@ -148,8 +148,11 @@ class Client:
     def run(self, run_id: int) -> dict:
         return self.request("GET", f"/api/v1/runs/{run_id}")
 
-    def runs(self, *, workflow: str | None = None, status: str | None = None, limit: int = 50) -> list[dict]:
-        params = {k: v for k, v in {"workflow": workflow, "status": status, "limit": limit}.items() if v}
+    def runs(
+        self, *, workflow: str | None = None, status: str | None = None, experiment: str | None = None, limit: int = 50
+    ) -> list[dict]:
+        wanted = {"workflow": workflow, "status": status, "experiment": experiment, "limit": limit}
+        params = {k: v for k, v in wanted.items() if v}
         return self.request("GET", "/api/v1/runs", params=params)["results"]
 
     def run_stop(self, run_id: int) -> dict:

@@ -474,6 +474,16 @@ def celery_worker(
         worker.stop()
 
 
+# --- the SDK ----------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_saved_flowdeck_login(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """The SDK in a test sees no server unless the test configures one: not the developer's
+    `flowdeck login`, nor a FLOWDECK_URL in their shell (a local workflow run would mirror to it)."""
+    monkeypatch.setenv("FLOWDECK_CONFIG", str(tmp_path_factory.getbasetemp() / "no-flowdeck-login.json"))
+    for name in ("FLOWDECK_URL", "FLOWDECK_TOKEN", "FLOWDECK_MULTIPART_THRESHOLD"):
+        monkeypatch.delenv(name, raising=False)
+
+
 # --- clients and users ------------------------------------------------------------------------
 @pytest.fixture
 def api_client():
