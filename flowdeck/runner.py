@@ -1,7 +1,8 @@
 """The step subprocess: ``python -m flowdeck.runner WORKDIR``.
 
 The worker writes WORKDIR/step.json (what to call, with which arguments) and the input
-pickles, and reads back WORKDIR/outputs/*.pkl. This process has only the environment the
+pickles, and reads back WORKDIR/outputs/*.pkl (plus <name>.json for outputs that are JSON
+scalars, which quality gates read). This process has only the environment the
 worker gave it: the API URL and a token that can log to this run, nothing else.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[flowdeck] step {manifest['step']} of run {manifest['run_id']}, attempt {manifest['attempt']}", flush=True)
 
     from .client import Client
+    from .gates import NOT_SCALAR, json_scalar
     from .local import map_outputs
     from .tracking import HttpSink, activate
 
@@ -48,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in outputs.items():
             with open(workdir / "outputs" / f"{name}.pkl", "wb") as fh:
                 pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            # The server never unpickles step outputs; a scalar also goes as JSON so that
+            # quality gates can read it.
+            scalar = json_scalar(value)
+            if scalar is not NOT_SCALAR:
+                (workdir / "outputs" / f"{name}.json").write_text(json.dumps(scalar))
     except BaseException as exc:  # the traceback goes to the step log; the exit code tells the worker
         traceback.print_exc()
         code = 130 if isinstance(exc, KeyboardInterrupt) else 1

@@ -87,9 +87,17 @@ class StepRun(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
-    outputs = models.JSONField(default=dict, blank=True)  # name -> {"key": ..., "size": ...}
+    # name -> {"key", "size", "sha256"} and "value" when the output is a JSON scalar
+    outputs = models.JSONField(default=dict, blank=True)
     log_key = models.CharField(max_length=1024, blank=True)
     log_size = models.BigIntegerField(default=0)
+    # The quality gate's outcome, {"expr", "passed", "values"}, when the step has a gate.
+    gate = models.JSONField(null=True, blank=True)
+    # Set when the step (cache=True) was queued; a succeeded step with this key can stand in
+    # for a later one with the same key in its namespace.
+    cache_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # The executed step whose outputs this one reuses, on a cache hit.
+    cached_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_step_per_run")]

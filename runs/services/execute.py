@@ -6,6 +6,7 @@ The worker, which holds the credentials, moves the bytes of inputs, outputs and 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from accounts.services import token_create_for_run, token_revoke
 from core import storage
+from flowdeck.gates import NOT_SCALAR, SCALAR_MAX_CHARS, json_scalar
 
 from ..bundle_cache import bundle_dir
 from ..models import Run, RunStatus, StepRun, StepStatus
@@ -201,16 +203,42 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict) -> dict:
+    """Upload each output pickle; record its key, size and sha256 (cache keys use it) and,
+    when the runner wrote one, its JSON scalar value (quality gates read it)."""
     outputs = {}
     for name in spec["outputs"]:
         path = workdir / "outputs" / f"{name}.pkl"
         if not path.is_file():
             raise StepFailure(f"Step '{step.name}' did not produce its declared output '{name}'.")
         key = storage.step_key(run.pk, step.name, step.attempt, f"outputs/{name}.pkl")
+        digest = hashlib.sha256()
         with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+                digest.update(chunk)
+            fh.seek(0)
             size = storage.put(key, fh)
-        outputs[name] = {"key": key, "size": size}
+        outputs[name] = {"key": key, "size": size, "sha256": digest.hexdigest()}
+        found, value = _scalar_value(workdir / "outputs" / f"{name}.json")
+        if found:
+            outputs[name]["value"] = value
     return outputs
+
+
+def _scalar_value(path: Path) -> tuple[bool, object]:
+    """The scalar the runner wrote as JSON, checked again here: the file sits in a folder
+    the step's own code can write to, so it is read as untrusted (bounded, scalars only)."""
+    try:
+        if not path.is_file() or path.stat().st_size > 4 * SCALAR_MAX_CHARS:
+            return False, None
+        value = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    except (OSError, ValueError):
+        return False, None
+    scalar = json_scalar(value)
+    return (False, None) if scalar is NOT_SCALAR else (True, scalar)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a scalar a gate can read")
 
 
 def _store_log(log_path: Path, run: Run, step: StepRun) -> tuple[str, int]:
