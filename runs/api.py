@@ -268,7 +268,12 @@ class ArtifactContentApi(APIView):
         upload = request.data.get("file")
         if upload is None:
             raise InvalidInput("The request body is empty.", field="file")
-        return Response(ArtifactOut(artifact_put(run=run, path=path, content=upload)).data, status=201)
+        try:
+            return Response(ArtifactOut(artifact_put(run=run, path=path, content=upload)).data, status=201)
+        finally:
+            # A large body is a temporary file that local storage moves into place; closing
+            # it now (which tolerates the move) keeps its finaliser from failing later.
+            upload.close()
 
 
 def artifact_response(run, path: str):
