@@ -1,6 +1,8 @@
 """Reads for runs, always scoped to what the user may see."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Max, QuerySet
 
@@ -8,6 +10,7 @@ from accounts.access import can_change_run, experiment_filter, run_filter, token
 from accounts.models import ApiToken
 from core import storage
 from core.errors import Forbidden, NotFound
+from flowdeck.gates import gate_summary
 
 from .models import Experiment, Metric, Run, StepRun
 
@@ -83,6 +86,32 @@ def metric_series(*, run: Run) -> dict[str, dict[str, list]]:
         s["step"].append(step)
         s["value"].append(value)
     return series
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """A step as the run page shows it, with its gate and cache notes already worded."""
+
+    step: StepRun
+    gate: str  # "", "passed" or "false"
+    gate_detail: str  # the expression and the values it read
+    cached_run_id: int | None
+    cached_step: str
+
+
+def step_rows(*, run: Run) -> list[StepRow]:
+    rows = []
+    for step in run.steps.select_related("cached_from"):
+        gate = step.gate or {}
+        source = step.cached_from
+        rows.append(StepRow(
+            step=step,
+            gate=("passed" if gate.get("passed") else "false") if gate else "",
+            gate_detail=gate_summary(gate),
+            cached_run_id=source.run_id if source else None,
+            cached_step=source.name if source else "",
+        ))
+    return rows
 
 
 def step_get(*, run: Run, name: str) -> StepRun:

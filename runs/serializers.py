@@ -3,12 +3,26 @@ from rest_framework import serializers
 from .models import Artifact, Experiment, MetricSummary, Run, StepRun
 
 
+class GateOut(serializers.Serializer):
+    expr = serializers.CharField()
+    passed = serializers.BooleanField()
+    values = serializers.DictField(help_text="Each name the gate read, with the value it had.")
+
+
+class CachedFromOut(serializers.Serializer):
+    run = serializers.IntegerField(source="run_id")
+    step = serializers.CharField(source="name")
+
+
 class StepOut(serializers.ModelSerializer):
     duration_s = serializers.FloatField(allow_null=True)
+    gate = GateOut(allow_null=True, help_text="The quality gate's outcome, when the step has one.")
+    cached_from = CachedFromOut(allow_null=True, help_text="The step whose outputs this one reused, on a cache hit.")
 
     class Meta:
         model = StepRun
-        fields = ["name", "status", "attempt", "queued_at", "started_at", "finished_at", "duration_s", "worker", "exit_code", "error"]
+        fields = ["name", "status", "attempt", "queued_at", "started_at", "finished_at", "duration_s", "worker", "exit_code",
+                  "error", "gate", "cached_from"]
 
 
 class SummaryOut(serializers.ModelSerializer):

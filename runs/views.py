@@ -24,7 +24,7 @@ from registry.views import workflow_page
 from .api import artifact_response
 from .forms import RunStartForm
 from .models import Run, RunStatus
-from .selectors import LOG_TAIL_BYTES, metric_series, run_get, run_list, step_get, step_log
+from .selectors import LOG_TAIL_BYTES, metric_series, run_get, run_list, step_get, step_log, step_rows
 from .services.lifecycle import run_start, run_stop
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,13 @@ def run_start_view(request: HttpRequest, namespace: str, name: str) -> HttpRespo
 
 
 def _status_context(request: HttpRequest, run: Run) -> dict:
-    steps = list(run.steps.all())
+    rows = step_rows(run=run)
     spec_steps = run.asset_version.spec.get("steps", []) if run.asset_version_id else []
     return {
         "run": run,
-        "steps": steps,
-        "dag": dag_svg(spec_steps, statuses={s.name: s.status for s in steps}),
+        "steps": [r.step for r in rows],
+        "step_rows": rows,
+        "dag": dag_svg(spec_steps, statuses={r.step.name: r.step.status for r in rows}),
         "can_change": request.user.is_authenticated and can_change_run(request.user, run),
     }
 

@@ -10,10 +10,13 @@ from accounts.access import can_change_run, require_write
 from accounts.models import Team
 from accounts.services import tokens_revoke_for_run
 from core.errors import Conflict, Forbidden, InvalidInput
+from flowdeck.gates import GateError
 from flowdeck.spec import SpecError, resolve_params, topo_order
 from registry.models import AssetVersion
 
 from ..models import Run, RunStatus, StepRun, StepStatus
+from .cache import step_cache_key, step_cache_source
+from .gates import step_gate
 
 BLOCKING = {StepStatus.FAILED, StepStatus.STOPPED, StepStatus.SKIPPED}
 
@@ -70,7 +73,8 @@ def _spec_steps(run: Run) -> dict[str, dict]:
 
 
 def run_advance(*, run_id: int) -> list[int]:
-    """Queue every pending step whose dependencies succeeded; skip those behind a failure;
+    """Queue every pending step whose dependencies succeeded and whose gate holds (a false
+    gate skips it; a cache hit succeeds it at once); skip those behind a failure or a skip;
     finish the run when no step is left. Safe to call any number of times, concurrently:
     the run row lock serialises callers and a step leaves "pending" only once.
 
@@ -101,8 +105,10 @@ def run_advance(*, run_id: int) -> list[int]:
                 step.error = f"Skipped: upstream step '{blocked[0].name}' {blocked[0].status}."
                 step.save(update_fields=["status", "finished_at", "error"])
             elif all(d.status == StepStatus.SUCCEEDED for d in deps):
+                if _settle_before_queueing(run, step, specs[step.name], steps, now):
+                    continue  # skipped by its gate, failed gate, or a cache hit
                 step.status, step.queued_at = StepStatus.QUEUED, now
-                step.save(update_fields=["status", "queued_at"])
+                step.save(update_fields=["status", "queued_at", "gate", "cache_key"])
                 dispatched.append(step.pk)
         if dispatched and run.status == RunStatus.QUEUED:
             run.status, run.started_at = RunStatus.RUNNING, run.started_at or now
@@ -112,6 +118,40 @@ def run_advance(*, run_id: int) -> list[int]:
         for step_id in dispatched:
             step_execute_task.delay_on_commit(step_id)
     return dispatched
+
+
+def _settle_before_queueing(run: Run, step: StepRun, spec: dict, steps: dict[str, StepRun], now) -> bool:
+    """Evaluate the step's gate, then look for a cached result. Returns True when that
+    settled the step (it is saved, final), False when it is to be queued (``gate`` and
+    ``cache_key`` are set on it, for the caller's save).
+
+    A false gate skips the step, and BLOCKING then skips everything downstream of it; the
+    run can still succeed. A gate that cannot be evaluated fails the step. A cache hit
+    succeeds the step at once, so steps after it become ready in this same pass (steps are
+    visited in dependency order and ``steps`` holds the very objects updated here)."""
+    if spec.get("when"):
+        try:
+            step.gate = step_gate(run=run, when=spec["when"], steps=steps)
+        except GateError as exc:
+            step.status, step.finished_at, step.error = StepStatus.FAILED, now, exc.message[:4000]
+            step.save(update_fields=["status", "finished_at", "error"])
+            return True
+        if not step.gate["passed"]:
+            step.status, step.finished_at = StepStatus.SKIPPED, now
+            step.error = f"Gate false: {spec['when']}"[:4000]
+            step.save(update_fields=["status", "finished_at", "error", "gate"])
+            return True
+    if spec.get("cache"):
+        step.cache_key = step_cache_key(run=run, spec=spec, steps=steps) or ""
+        source = step_cache_source(run=run, key=step.cache_key) if step.cache_key else None
+        if source is not None:
+            step.status, step.outputs, step.cached_from = StepStatus.SUCCEEDED, source.outputs, source
+            step.queued_at = step.started_at = step.finished_at = now
+            step.worker, step.error = "cache", ""
+            step.save(update_fields=["status", "outputs", "cached_from", "queued_at", "started_at", "finished_at",
+                                     "worker", "error", "gate", "cache_key"])
+            return True
+    return False
 
 
 def _finish(run: Run, steps: list[StepRun], now) -> None:
