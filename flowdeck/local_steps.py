@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from . import bundle
-from .gates import GateError, GateRef, cache_inputs, cache_key, gate_evaluate, json_scalar, missing_metric_error, not_scalar_error, NOT_SCALAR
+from .gates import (
+    NOT_SCALAR,
+    GateRef,
+    cache_inputs,
+    cache_key,
+    gate_evaluate,
+    json_scalar,
+    missing_metric_error,
+    not_scalar_error,
+)
 
 
 class LocalSteps:
@@ -155,5 +164,3 @@ def _last_values(points: list[dict]) -> dict[str, float]:
             last[p["key"]] = (p.get("step", 0), p["value"])
     return {k: v for k, (_, v) in last.items()}
 
-
-__all__ = ["GateError", "LocalSteps"]
