@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -28,6 +29,9 @@ def _first_detail(detail, path: str = "") -> tuple[str | None, str]:
 def exception_handler(exc, context):
     if isinstance(exc, FlowdeckError):
         return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        # A JSON body over DATA_UPLOAD_MAX_MEMORY_SIZE: the client should send smaller batches.
+        return Response(error_body("too_large", "The request body is too large; send it in smaller parts."), status=413)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, DjangoPermissionDenied):

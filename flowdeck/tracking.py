@@ -20,9 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from .errors import APIError
+
 MAX_KEY = 250
 MAX_VALUE = 6000
-BATCH_POINTS = 5000
+BATCH_POINTS = 5000  # the sender wakes up when this many points wait (or every FLUSH_INTERVAL_S)
+MAX_BATCH_POINTS = 20_000  # at most this many per request: a backlog goes in big batches...
+MAX_BATCH_BYTES = 2_000_000  # ...of at most about this much JSON (Django refuses bodies over 2.5 MB)
 FLUSH_INTERVAL_S = 0.5
 MAX_BUFFER_POINTS = 1_000_000  # a few hundred MB of buffered points before logging waits
 RETRY_PATIENCE_S = 300.0  # how long a batch is retried while the server is unreachable
@@ -57,6 +61,14 @@ def check_text(key: str, value: Any, kind: str) -> str:
     if len(text) > MAX_VALUE:
         raise TrackingError(f"{kind.capitalize()} '{key}' is longer than {MAX_VALUE} characters.")
     return text
+
+
+def batch_point_bytes(point: dict) -> int:
+    """An upper bound on a point's size in a JSON batch: the fixed part is at most ~110
+    bytes (field names, a float, a 64-bit step and timestamp); non-ASCII key characters
+    may be escaped as \\uXXXX pairs."""
+    key = point["key"]
+    return 110 + (len(key) if key.isascii() else 12 * len(key))
 
 
 class Sink(Protocol):
@@ -207,24 +219,50 @@ class HttpSink:
         self._raise_pending()
         self.client.artifact_upload(self.run_id, local, name)
 
-    def _send_some(self) -> bool:
+    def _take_batch(self) -> list[dict]:
+        """The oldest points, up to MAX_BATCH_POINTS and about MAX_BATCH_BYTES of JSON."""
         with self._cond:
-            batch = self._buffer[:BATCH_POINTS]
-            del self._buffer[:BATCH_POINTS]
+            n, size = 0, 0
+            for point in self._buffer[:MAX_BATCH_POINTS]:
+                size += batch_point_bytes(point)
+                if size > MAX_BATCH_BYTES and n:
+                    break
+                n += 1
+            batch = self._buffer[:n]
+            del self._buffer[:n]
+        return batch
+
+    def _send_some(self) -> bool:
+        batch = self._take_batch()
         if not batch:
             return False
         try:
-            # One id per batch, reused on every retry inside log_batch.
-            self.client.log_batch(self.run_id, metrics=batch, batch_id=uuid.uuid4().hex, patience_s=RETRY_PATIENCE_S)
-            self.sent_points += len(batch)
-        except BaseException as exc:
-            if self._error is None:  # the first failure is the one worth reporting
-                self._error = TrackingError(f"{len(batch)} metric points were not stored in run {self.run_id}: {exc}")
-                self._error.__cause__ = exc
+            self._send(batch)
         finally:
             with self._cond:
                 self._cond.notify_all()
         return True
+
+    def _send(self, batch: list[dict]) -> None:
+        try:
+            # One id per batch, reused on every retry inside log_batch.
+            self.client.log_batch(self.run_id, metrics=batch, batch_id=uuid.uuid4().hex, patience_s=RETRY_PATIENCE_S)
+            self.sent_points += len(batch)
+        except APIError as exc:
+            if exc.status == 413 and len(batch) > 1:
+                # A server with a smaller body limit stored nothing: send it in halves.
+                half = len(batch) // 2
+                self._send(batch[:half])
+                self._send(batch[half:])
+                return
+            self._fail(batch, exc)
+        except BaseException as exc:
+            self._fail(batch, exc)
+
+    def _fail(self, batch: list[dict], exc: BaseException) -> None:
+        if self._error is None:  # the first failure is the one worth reporting
+            self._error = TrackingError(f"{len(batch)} metric points were not stored in run {self.run_id}: {exc}")
+            self._error.__cause__ = exc
 
     def _loop(self) -> None:
         while True:

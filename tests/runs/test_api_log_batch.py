@@ -112,6 +112,11 @@ def test_the_service_refuses_non_finite_values_and_stores_nothing(run, value):
         ({"key": "loss", "value": True}, "metrics"),
         ({"key": "", "value": 1}, "metrics"),
         ({"key": "loss", "value": 1, "step": 1.5}, "metrics"),
+        ({"key": "loss", "value": 1, "step": 2**63}, "metrics"),
+        ({"key": "loss", "value": 1, "timestamp": "yesterday"}, "metrics"),
+        ({"key": "loss", "value": 1, "timestamp": True}, "metrics"),
+        ({"key": "lo\x00ss", "value": 1}, "metrics"),
+        ({"key": ["loss"], "value": 1}, "metrics"),
         ("loss", "metrics"),
     ],
 )
@@ -158,3 +163,48 @@ def test_others_may_not_log_to_my_run(run, other_user, auth_client):
 
 def test_it_refuses_a_body_that_is_not_an_object(client, run):
     assert_error(client.post(url(run.pk), [1, 2], format="json"), 400, "invalid")
+
+
+def test_summaries_match_the_stored_points_over_many_batches(client, run):
+    """The summary upsert (and PostgreSQL's COPY path) agree with the points themselves:
+    several keys, steps out of order, ties on a step, and odd characters in keys."""
+    import random
+
+    rng = random.Random(7)
+    keys = ["loss", "val/acc", "tab\tkey", "back\\slash", "new\nline", "ünïcode ✓"]
+    for b in range(6):
+        batch = [{"key": rng.choice(keys), "value": rng.uniform(-1e6, 1e6) if i % 7 else rng.random() * 1e-12,
+                  "step": rng.randrange(0, 40), "timestamp": 1_700_000_000_000 + i} for i in range(300)]
+        batch.append({"key": "int", "value": 3})  # an integer value is stored as a float
+        assert client.post(url(run.pk), {"batch_id": f"b{b}", "metrics": batch}, format="json").status_code == 200
+
+    stored = list(Metric.objects.filter(run=run).order_by("pk").values_list("key", "step", "value", "timestamp_ms"))
+    assert len(stored) == 6 * 301
+    assert {k for k, *_ in stored} == set(keys) | {"int"}
+    got = summaries(client, run.pk)
+    for key in set(keys) | {"int"}:
+        rows = [(step, value) for k, step, value, _ in stored if k == key]
+        top = max(step for step, _ in rows)
+        assert got[key]["count"] == len(rows)
+        assert got[key]["min"] == min(v for _, v in rows) and got[key]["max"] == max(v for _, v in rows)
+        assert got[key]["last_step"] == top
+        assert got[key]["last"] in [v for step, v in rows if step == top]  # a tie on the step: one of them
+    history = client.get(f"/api/v1/runs/{run.pk}/metrics/tab%09key").json()["points"]
+    assert len(history) == sum(1 for k, *_ in stored if k == "tab\tkey")
+
+
+def test_a_later_point_on_the_same_step_wins_the_summary(client, run):
+    client.post(url(run.pk), {"metrics": [{"key": "loss", "value": 1.0, "step": 3}, {"key": "loss", "value": 2.0, "step": 3}]}, format="json")
+    assert summaries(client, run.pk)["loss"] == {"last": 2.0, "last_step": 3, "min": 1.0, "max": 2.0, "count": 2}
+    client.post(url(run.pk), {"metrics": [{"key": "loss", "value": 5.0, "step": 3}]}, format="json")
+    assert summaries(client, run.pk)["loss"] == {"last": 5.0, "last_step": 3, "min": 1.0, "max": 5.0, "count": 3}
+    client.post(url(run.pk), {"metrics": [{"key": "loss", "value": -1.0, "step": 2}]}, format="json")
+    assert summaries(client, run.pk)["loss"] == {"last": 5.0, "last_step": 3, "min": -1.0, "max": 5.0, "count": 4}
+
+
+def test_a_body_over_the_upload_limit_gets_413_not_500(client, run, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = {"metrics": [{"key": "loss", "value": 0.5, "step": i} for i in range(1000)]}
+    assert_error(client.post(url(run.pk), body, format="json"), 413, "too_large")
+    assert not Metric.objects.exists()
+

@@ -134,8 +134,9 @@ def stored(run_id: int) -> tuple[int, dict]:
     return Metric.objects.filter(run_id=run_id).count(), summaries
 
 
-def test_a_batch_stored_but_unanswered_is_retried_without_duplicates(server, run, fast_backoff):
-    n = 3 * tracking.BATCH_POINTS + 17
+def test_a_batch_stored_but_unanswered_is_retried_without_duplicates(server, run, fast_backoff, monkeypatch):
+    monkeypatch.setattr(tracking, "MAX_BATCH_POINTS", 1000)  # five metric batches, whatever the timing
+    n = 4 * 1000 + 17
     with FlakyProxy(server.url, drop_after_forward={"metrics": 3, "params": 1}) as proxy:
         client = Client(proxy.url, server.token)
         sink = HttpSink(client, run.pk)
@@ -146,14 +147,14 @@ def test_a_batch_stored_but_unanswered_is_retried_without_duplicates(server, run
         client.close()
 
     assert proxy.dropped == 4
-    assert proxy.log_batch_posts >= 1 + 4 + 4  # the params batch, four metric batches at least, four replays
+    assert proxy.log_batch_posts == 1 + 5 + 4  # the params batch, five metric batches, four replays
     count, summaries = stored(run.pk)
     assert count == n  # every point exactly once
     assert summaries == {"loss": n}
     assert set(Metric.objects.filter(run=run).values_list("step", flat=True)) == set(range(n))
     assert list(RunParam.objects.filter(run=run).values_list("key", "value")) == [("lr", "0.1")]
     # Every stored batch id is distinct, and none was stored twice.
-    assert IngestBatch.objects.filter(run=run).count() == proxy.log_batch_posts - proxy.dropped
+    assert IngestBatch.objects.filter(run=run).count() == 1 + 5
 
 
 def test_transient_503s_are_retried(server, run, fast_backoff):
@@ -238,3 +239,36 @@ def test_an_unreachable_server_gives_up_after_the_patience(server, run, monkeypa
         sink.close()
     assert time.monotonic() - started < 30
     client.close()
+
+
+@pytest.mark.parametrize("key", ["loss", "k" * 250, "ü" * 250])
+def test_a_batch_stays_under_the_servers_body_limit(key):
+    """Long (or non-ASCII) keys make smaller batches: Django refuses bodies over 2.5 MB."""
+    import json as jsonlib
+
+    from django.conf import global_settings
+
+    class Offline:
+        def log_batch(self, *args, **kwargs):
+            raise AssertionError("not sent in this test")
+
+    sink = HttpSink(Offline(), 1)
+    point = {"key": key, "value": -1.2345678901234567e-300, "step": -(2**63), "timestamp": 2**63 - 1}
+    sink._buffer.extend([dict(point) for _ in range(tracking.MAX_BATCH_POINTS + 10)])
+    batch = sink._take_batch()
+    body = jsonlib.dumps({"metrics": batch, "params": {}, "tags": {}, "batch_id": "f" * 32}).encode()
+    assert 0 < len(batch) <= tracking.MAX_BATCH_POINTS
+    assert len(body) < global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    sink._buffer.clear()
+    sink.close()
+
+
+def test_a_batch_the_server_finds_too_large_is_split(server, run, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 50_000  # about 600 points
+    client = Client(server.url, server.token)
+    sink = HttpSink(client, run.pk)
+    for i in range(3000):
+        sink.metrics([{"key": "loss", "value": 0.5, "step": i, "timestamp": 1}])
+    sink.close()
+    client.close()
+    assert stored(run.pk) == (3000, {"loss": 3000})
