@@ -1,0 +1,374 @@
+"""How fast one process can log metrics through the SDK, next to MLflow on the same database.
+
+    python bench/sdk_ingest.py            # 200k points
+    python bench/sdk_ingest.py --quick    # 20k points
+
+It starts what it needs and stops it at the end:
+- PostgreSQL from DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres); it
+  creates the scratch databases ``flowdeck_bench`` and ``mlflow_bench`` there if missing;
+- the Flowdeck server: ``manage.py migrate``, a bench user and token (``manage.py
+  bench_token``), then gunicorn with 2 workers and local file storage in a temporary folder;
+- the peer: a stock MLflow tracking server (2 workers) on ``mlflow_bench``, from PyPI, in
+  its own virtualenv ``bench/.venv-mlflow`` (created on first use). If it cannot be
+  installed, the peer is reported as unavailable.
+
+Measured, each from one process in a tight loop on one metric key:
+- Flowdeck: ``flowdeck.log_metric`` N times inside ``flowdeck.start_run``; points/s = N /
+  (first call -> run ended, i.e. everything flushed and stored). The stored count is checked
+  in the database.
+- MLflow ``mlflow.log_metric`` per point (the naive loop; fewer points, it is slow);
+- MLflow ``MlflowClient.log_batch`` with 1,000 points per call (its documented maximum,
+  MLflow's best case);
+- MLflow ``mlflow.log_metric(..., synchronous=False)`` (its async logging) + flush, on
+  fewer points too: it turned out about as slow as the naive loop.
+
+Prints a table, then one JSON object with every figure as the last line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+MLFLOW_VENV = REPO / "bench" / ".venv-mlflow"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+FLOWDECK_DB = "flowdeck_bench"
+MLFLOW_DB = "mlflow_bench"
+
+# Runs argv[2:] in place of itself after asking Linux to SIGTERM it when the bench dies,
+# so a killed bench leaves no server behind (teardown covers the normal exit).
+EXEC_WITH_PARENT_DEATH_SIGNAL = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the bench is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+MLFLOW_CLIENT = r"""
+import json, sys, time
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+
+url, naive_n, batch_n, async_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+mlflow.set_tracking_uri(url)
+exp = mlflow.set_experiment("bench")
+out = {"mlflow_version": mlflow.__version__}
+
+with mlflow.start_run(run_name="naive") as run:
+    t0 = time.perf_counter()
+    for i in range(naive_n):
+        mlflow.log_metric("loss", 1.0 / (i + 1), step=i)
+    out["naive"] = {"run_id": run.info.run_id, "points": naive_n, "seconds": time.perf_counter() - t0}
+
+client = MlflowClient(url)
+run = client.create_run(exp.experiment_id, run_name="log_batch")
+t0 = time.perf_counter()
+ts = int(time.time() * 1000)
+for start in range(0, batch_n, 1000):
+    client.log_batch(run.info.run_id, metrics=[Metric("loss", 1.0 / (i + 1), ts, i) for i in range(start, min(start + 1000, batch_n))])
+client.set_terminated(run.info.run_id)
+out["batch"] = {"run_id": run.info.run_id, "points": batch_n, "seconds": time.perf_counter() - t0}
+
+if async_n:
+    with mlflow.start_run(run_name="async") as run:
+        t0 = time.perf_counter()
+        for i in range(async_n):
+            mlflow.log_metric("loss", 1.0 / (i + 1), step=i, synchronous=False)
+        mlflow.flush_async_logging()
+        out["async"] = {"run_id": run.info.run_id, "points": async_n, "seconds": time.perf_counter() - t0}
+print(json.dumps(out))
+"""
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def ensure_databases(admin_url: str, names: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        for name in names:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+                log(f"created database {name}")
+
+
+def db_scalar(url: str, sql: str, params: tuple = ()):
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def spawn(argv: list[str], *, env: dict, log_path: Path, cwd: Path = REPO) -> subprocess.Popen:
+    fh = open(log_path, "wb")
+    return subprocess.Popen(
+        [sys.executable, "-c", EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), *argv],
+        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: teardown reaches every worker
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+def wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s:\n{log_path.read_text(errors='replace')[-3000:]}")
+
+
+def machine(db_url: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        pg = db_scalar(db_url, "SHOW server_version")
+    except Exception:
+        pg = "?"
+    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, PostgreSQL {pg}, {platform.system()}"
+
+
+# --- Flowdeck ---------------------------------------------------------------------------------
+def bench_flowdeck(points: int, db_url: str, tmp: Path, stack: ExitStack) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "FLOWDECK_STORAGE": "local",
+        "FLOWDECK_MEDIA_ROOT": str(tmp / "storage"),
+        "FLOWDECK_DATA_DIR": str(tmp / "data"),
+        "FLOWDECK_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("CELERY_BROKER_URL", None)  # tracked runs dispatch nothing; the file broker stays in tmp
+    log("migrating flowdeck_bench")
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=REPO, env=env, check=True)
+    token = subprocess.run([sys.executable, "manage.py", "bench_token"], cwd=REPO, env=env, check=True,
+                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    port = free_port()
+    log_path = tmp / "gunicorn.log"
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    proc = spawn([gunicorn, "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "120"],
+                 env=env, log_path=log_path)
+    stack.callback(stop, proc)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/api/v1/me", proc, log_path)
+    log(f"flowdeck server up at {url} (gunicorn, 2 workers)")
+
+    os.environ["FLOWDECK_URL"], os.environ["FLOWDECK_TOKEN"] = url, token
+    import flowdeck
+
+    # Warm-up: connections, the experiment row, the first request of each gunicorn worker.
+    with flowdeck.start_run(experiment="bench", name="warm-up"):
+        for i in range(2000):
+            flowdeck.log_metric("loss", 1.0 / (i + 1))
+
+    run = flowdeck.start_run(experiment="bench", name=f"sdk-ingest-{points}")
+    log_metric = flowdeck.log_metric
+    t0 = time.perf_counter()
+    for i in range(points):
+        log_metric("loss", 1.0 / (i + 1))
+    t_logged = time.perf_counter()
+    run.end()  # flushes every buffered batch, then marks the run succeeded
+    t_done = time.perf_counter()
+
+    stored = db_scalar(db_url, "SELECT count(*) FROM runs_metric WHERE run_id = %s", (run.id,))
+    summary = db_scalar(db_url, "SELECT count FROM runs_metricsummary WHERE run_id = %s AND key = 'loss'", (run.id,))
+    status = db_scalar(db_url, "SELECT status FROM runs_run WHERE id = %s", (run.id,))
+    return {
+        "points": points,
+        "seconds": t_done - t0,
+        "loop_seconds": t_logged - t0,
+        "stored": stored,
+        "summary_count": summary,
+        "status": status,
+        "server": url,
+    }
+
+
+# --- MLflow ---------------------------------------------------------------------------------------
+def mlflow_python() -> tuple[Path | None, str]:
+    python = MLFLOW_VENV / "bin" / "python"
+    if python.exists():
+        probe = subprocess.run([str(python), "-c", "import mlflow, psycopg2"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return python, ""
+    log("installing MLflow into bench/.venv-mlflow (first run only)")
+    try:
+        if not python.exists():
+            subprocess.run(["python3", "-m", "venv", str(MLFLOW_VENV)], check=True, capture_output=True, text=True)
+        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "mlflow", "psycopg2-binary"],
+                              capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            return None, f"pip install mlflow failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"could not create bench/.venv-mlflow: {exc}"
+    return python, ""
+
+
+def bench_mlflow(naive: int, batch: int, async_points: int, admin_url: str, tmp: Path, stack: ExitStack) -> dict:
+    python, why = mlflow_python()
+    if python is None:
+        return {"available": False, "reason": why}
+    # psycopg2 named explicitly: MLflow otherwise asks SQLAlchemy for psycopg (3), not installed there.
+    store = "postgresql+psycopg2://" + with_database(admin_url, MLFLOW_DB).split("://", 1)[1]
+    port = free_port()
+    log_path = tmp / "mlflow.log"
+    mlflow_bin = str(python.parent / "mlflow")
+    proc = spawn([mlflow_bin, "server", "--backend-store-uri", store, "--default-artifact-root", str(tmp / "mlruns"),
+                  "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, log_path=log_path)
+    stack.callback(stop, proc)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc, log_path, timeout=180)
+    except RuntimeError as exc:
+        return {"available": False, "reason": f"the MLflow server did not start: {str(exc)[:500]}"}
+    log(f"mlflow server up at {url} (2 workers)")
+    done = subprocess.run([str(python), "-c", MLFLOW_CLIENT, url, str(naive), str(batch), str(async_points)],
+                          capture_output=True, text=True, timeout=3600, env={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    if done.returncode != 0:
+        return {"available": False, "reason": f"the MLflow client failed: {done.stderr.strip()[-800:]}"}
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    mlflow_db = with_database(admin_url, MLFLOW_DB)
+    for part in ("naive", "batch", "async"):
+        if part in out:
+            out[part]["stored"] = db_scalar(mlflow_db, "SELECT count(*) FROM metrics WHERE run_uuid = %s", (out[part]["run_id"],))
+    out["available"] = True
+    return out
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+# --- report ---------------------------------------------------------------------------------------
+def rate(points: int, seconds: float) -> float:
+    return round(points / seconds, 1) if seconds > 0 else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20k points instead of 200k")
+    parser.add_argument("--points", type=int, help="points for Flowdeck and MLflow log_batch")
+    parser.add_argument("--mlflow-naive-points", type=int, help="points for mlflow.log_metric per call (default 2000, 500 with --quick)")
+    parser.add_argument("--mlflow-async-points", type=int, help="points for MLflow async logging (default 5000, 1000 with --quick; 0 skips it)")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the peer")
+    args = parser.parse_args(argv)
+    points = args.points or (20_000 if args.quick else 200_000)
+    naive = args.mlflow_naive_points or (500 if args.quick else 2000)
+    async_points = args.mlflow_async_points if args.mlflow_async_points is not None else (1000 if args.quick else 5000)
+
+    admin_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not admin_url.startswith(("postgres://", "postgresql://")):
+        print(f"DATABASE_URL must point at PostgreSQL, got {admin_url.split('://')[0]}://", file=sys.stderr)
+        return 2
+    ensure_databases(admin_url, [FLOWDECK_DB, MLFLOW_DB])
+    flowdeck_db = with_database(admin_url, FLOWDECK_DB)
+
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="flowdeck-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        # SIGTERM (e.g. `timeout`) unwinds through the ExitStack like Ctrl-C, stopping the servers.
+        signal.signal(signal.SIGTERM, _interrupt)
+        fd = bench_flowdeck(points, flowdeck_db, tmp, stack)
+        ml = {"available": False, "reason": "--no-mlflow"} if args.no_mlflow else bench_mlflow(naive, points, async_points, admin_url, tmp, stack)
+
+    fd_rate = rate(fd["points"], fd["seconds"])
+    rows = [("Flowdeck flowdeck.log_metric (batched, background thread)", fd["points"], fd["seconds"], fd_rate, fd["stored"])]
+    result = {
+        "bench": "sdk_ingest",
+        "points": points,
+        "flowdeck_points_per_s": fd_rate,
+        "flowdeck_log_call_us": round(fd["loop_seconds"] / fd["points"] * 1e6, 2),
+        "flowdeck_stored": fd["stored"],
+        "flowdeck_stored_ok": fd["stored"] == fd["points"] == fd["summary_count"] and fd["status"] == "succeeded",
+    }
+    if ml.get("available"):
+        labels = {"naive": "MLflow mlflow.log_metric per point", "batch": "MLflow MlflowClient.log_batch x1000",
+                  "async": "MLflow log_metric(synchronous=False) + flush"}
+        keys = {"naive": "mlflow_log_metric", "batch": "mlflow_log_batch", "async": "mlflow_async_log_metric"}
+        for part in ("naive", "batch", "async"):
+            if part in ml:
+                r = ml[part]
+                rows.append((labels[part], r["points"], r["seconds"], rate(r["points"], r["seconds"]), r["stored"]))
+                result[f"{keys[part]}_points"] = r["points"]
+                result[f"{keys[part]}_points_per_s"] = rate(r["points"], r["seconds"])
+                result[f"{keys[part]}_stored_ok"] = r["stored"] == r["points"]
+        result["mlflow_version"] = ml["mlflow_version"]
+    else:
+        result["mlflow_available"] = False
+        result["mlflow_unavailable_reason"] = ml.get("reason", "")
+    result["machine"] = machine(admin_url)
+
+    print(f"\nsdk_ingest: one process logging one metric key in a tight loop, servers on PostgreSQL ({result['machine']})\n")
+    header = f"{'client':<58} {'points':>9} {'seconds':>9} {'points/s':>11} {'stored':>9}"
+    print(header)
+    print("-" * len(header))
+    for label, n, seconds, per_s, stored in rows:
+        print(f"{label:<58} {n:>9,} {seconds:>9.2f} {per_s:>11,.0f} {stored:>9,}")
+    print(f"\nFlowdeck: {result['flowdeck_log_call_us']} µs per log_metric call in the loop; points/s counts until the "
+          f"run ended with everything stored ({'checked' if result['flowdeck_stored_ok'] else 'MISMATCH'}).")
+    if not ml.get("available"):
+        print(f"MLflow: unavailable ({ml.get('reason')})")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
