@@ -208,3 +208,24 @@ def test_a_body_over_the_upload_limit_gets_413_not_500(client, run, settings):
     assert_error(client.post(url(run.pk), body, format="json"), 413, "too_large")
     assert not Metric.objects.exists()
 
+
+
+def test_deleting_a_run_deletes_its_points(run):
+    """Metric.run has no database constraint (see the model); Django's cascade still applies."""
+    log_batch(run=run, metrics=[{"key": "loss", "value": 1.0, "step": i} for i in range(10)])
+    assert Metric.objects.filter(run=run).count() == 10
+    run_id = run.pk
+    run.delete()
+    assert not Metric.objects.filter(run_id=run_id).exists()
+    assert not MetricSummary.objects.filter(run_id=run_id).exists()
+
+
+def test_points_for_a_run_that_is_gone_are_refused(run):
+    from core.errors import NotFound
+    from runs.models import Run
+
+    stale = Run.objects.get(pk=run.pk)
+    Run.objects.filter(pk=run.pk).delete()
+    with pytest.raises(NotFound):
+        log_batch(run=stale, metrics=[{"key": "loss", "value": 1.0}], batch_id="late")
+    assert not Metric.objects.exists()
