@@ -86,8 +86,8 @@ class TrackedRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            self.end("succeeded")
+        if exc_type is None or (issubclass(exc_type, SystemExit) and exc.code in (0, None)):
+            self.end("succeeded")  # sys.exit(0) inside the block is a success
         elif issubclass(exc_type, KeyboardInterrupt):
             self._end_quietly("stopped", "Interrupted.")
         else:
@@ -220,6 +220,8 @@ def _end_open_runs() -> None:
     """Runs left open when the script exits end as succeeded, or failed / stopped when the
     script died of an exception / Ctrl-C. Registered after tracking's hook, so it runs first."""
     exc = _uncaught_exception()
+    if isinstance(exc, SystemExit) and exc.code in (0, None):
+        exc = None
     for run in reversed(list(_open_runs)):
         if exc is None:
             run._end_quietly("succeeded", "")

@@ -83,6 +83,17 @@ def test_it_ends_stopped_on_ctrl_c(server):
     assert {m["key"]: m["count"] for m in body["metrics"]} == {"loss": 1}
 
 
+def test_sys_exit_inside_the_block_ends_by_its_code(server):
+    with pytest.raises(SystemExit):
+        with flowdeck.start_run(experiment="churn") as ok:
+            sys.exit(0)
+    with pytest.raises(SystemExit):
+        with flowdeck.start_run(experiment="churn") as bad:
+            sys.exit(3)
+    assert read_run(server, ok.id)["status"] == "succeeded"
+    assert (read_run(server, bad.id)["status"], read_run(server, bad.id)["error"]) == ("failed", "SystemExit: 3")
+
+
 def test_it_works_without_a_with_block(server):
     run = flowdeck.start_run(experiment="churn", name="manual")
     flowdeck.log_metric("loss", 0.5)
