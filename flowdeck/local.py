@@ -17,10 +17,12 @@ from .client import Client
 from .errors import APIError, ConfigError, WorkflowError
 from .gates import GateError, gate_summary
 from .local_steps import LocalSteps
+from .selection import SourceRun, StepPlan, find_run, reuse_plan, save_outputs, select_steps
 from .spec import SpecError, resolve_params, topo_order
 from .tracking import HttpSink, LocalSink, Sink, TeeSink, activate
 
-SYMBOLS = {"running": "▸", "succeeded": "✓", "failed": "✗", "skipped": "–", "stopped": "■"}
+SYMBOLS = {"running": "▸", "succeeded": "✓", "failed": "✗", "skipped": "–", "stopped": "■", "reused": "↺"}
+DONE = ("succeeded", "reused")
 
 
 @dataclass
@@ -71,30 +73,66 @@ def _print(out: TextIO | None, text: str) -> None:
         print(text, file=out, flush=True)
 
 
-def run_local(
-    wf, params: Mapping[str, Any] | None, *, quiet: bool = False, track_dir: str | Path | None = None,
-    track: bool | None = None,
-) -> LocalRun:
+def prepare(
+    wf, params: Mapping[str, Any] | None, *, track_dir: str | Path | None = None,
+    steps: list[str] | None = None, inputs_from: Any = None, from_step: str | None = None,
+    until: str | None = None, selected: set[str] | None = None,
+) -> tuple[dict, dict[str, Any], dict[str, StepPlan], SourceRun | None]:
+    """Check everything a run needs before anything runs: (spec, params, per-step plan, source run).
+
+    With ``inputs_from``, the source run's params are the base that ``params`` override."""
     spec = wf.spec(fn_ref=lambda s: "local:function")
+    runs_dir = Path(track_dir or ".flowdeck/runs")
+    source = find_run(runs_dir, inputs_from) if inputs_from is not None else None
+    base = dict(source.params) if source else {}
+    base.update(params or {})
     try:
-        values = resolve_params(spec["params"], params)
+        values = resolve_params(spec["params"], base)
     except SpecError as exc:
         raise WorkflowError(exc.message, exc.field) from None
+    if selected is None:
+        selected = select_steps(spec["steps"], steps=steps, from_step=from_step, until=until)
+    return spec, values, reuse_plan(spec["steps"], selected, source), source
+
+
+def run_local(
+    wf, params: Mapping[str, Any] | None, *, quiet: bool = False, track_dir: str | Path | None = None,
+    track: bool | None = None, steps: list[str] | None = None, inputs_from: Any = None,
+    from_step: str | None = None, until: str | None = None, selected: set[str] | None = None,
+) -> LocalRun:
+    spec, values, plan, source = prepare(wf, params, track_dir=track_dir, steps=steps, inputs_from=inputs_from,
+                                         from_step=from_step, until=until, selected=selected)
     out = None if quiet else sys.stdout
     run_id = f"local-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     folder = Path(track_dir or ".flowdeck/runs") / run_id
     sink, server_run_id = _open_sink(wf.name, run_id, folder, track)
     results = {name: StepResult(name) for name in topo_order(spec["steps"])}
+    for name, step_plan in plan.items():
+        if step_plan.action == "reuse":
+            results[name].outputs = source.load_outputs(name, wf.steps[name].outputs)
     runs_dir = Path(track_dir or ".flowdeck/runs")
     extras = LocalSteps(wf=wf, run_id=run_id, cache_dir=runs_dir.parent / "cache", points=lambda: sink.points,
                         ignore=[runs_dir, runs_dir.parent / "cache"])
-    _print(out, f"Run {run_id} of {wf.name} — params {json.dumps(values, default=str)}")
+    _print(out, f"Run {run_id} of {wf.name} — params {json.dumps(values, default=str)}"
+           + (f" — inputs from {source.id}" if source else ""))
     started = time.monotonic()
     status = "succeeded"
     try:
         with activate(sink, run_id):
             for name in results:
-                _run_step(wf.steps[name], results, values, out, extras=extras)
+                action = plan[name].action
+                if action == "run":
+                    _run_step(wf.steps[name], results, values, out, extras=extras)
+                    if results[name].status == "succeeded":
+                        warning = save_outputs(folder, name, results[name].outputs)
+                        if warning:
+                            _print(out, f"    {name}: {warning}")
+                else:
+                    results[name].status = "reused" if action == "reuse" else "skipped"
+                    results[name].error = "" if action == "reuse" else "not selected"
+                    if action == "reuse":
+                        save_outputs(folder, name, results[name].outputs)
+                    _print(out, f"  {SYMBOLS[results[name].status]} {name:<24} {results[name].status} ({plan[name].reason})")
     except KeyboardInterrupt:
         status = "stopped"
         for r in results.values():
@@ -108,11 +146,11 @@ def run_local(
         sink.close()
     if any(r.status == "failed" for r in results.values()):
         status = "failed"
-    _finish(folder, run_id, wf.name, status, values, results)
+    _finish(folder, run_id, wf.name, status, values, results, source=source)
     server_url = _end_sink(sink, server_run_id, status)
     took = time.monotonic() - started
     counts = ", ".join(f"{sum(r.status == s for r in results.values())} {s}"
-                       for s in ("succeeded", "failed", "skipped") if any(r.status == s for r in results.values()))
+                       for s in ("succeeded", "reused", "failed", "skipped") if any(r.status == s for r in results.values()))
     _print(out, f"Run {run_id} {status} in {took:.2f}s ({counts}). Tracked in {folder}" + (f" and at {server_url}" if server_url else ""))
     return LocalRun(id=run_id, status=status, params=values, steps=results, folder=folder, metrics=sink.points,
                     server_run_id=server_run_id)
@@ -162,7 +200,7 @@ def _end_sink(sink: Sink, server_run_id: int | None, status: str) -> str | None:
 def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out: TextIO | None,
               extras: LocalSteps | None = None) -> None:
     result = results[step.name]
-    blocked = [d for d in step.depends_on if results[d].status != "succeeded"]
+    blocked = [d for d in step.depends_on if results[d].status not in DONE]
     if blocked:
         result.status = "skipped"
         result.error = f"upstream step '{blocked[0]}' {results[blocked[0]].status}"
@@ -253,9 +291,11 @@ def _step_spec(step) -> dict[str, Any]:
     return {"name": step.name, "inputs": step.inputs}
 
 
-def _finish(folder: Path, run_id: str, name: str, status: str, values: dict, results: dict[str, StepResult]) -> None:
+def _finish(folder: Path, run_id: str, name: str, status: str, values: dict, results: dict[str, StepResult],
+            source: SourceRun | None = None) -> None:
     record = {
         "id": run_id,
+        "inputs_from": source.id if source else None,
         "workflow": name,
         "status": status,
         "params": values,

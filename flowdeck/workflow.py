@@ -205,17 +205,49 @@ class Workflow:
     # --- running and publishing ----------------------------------------------------------------------
     def run(
         self, params: Mapping[str, Any] | None = None, *, quiet: bool = False, track_dir: str | Path | None = None,
-        track: bool | None = None,
+        track: bool | None = None, steps: list[str] | None = None, inputs_from: Any = None,
+        from_step: str | None = None, until: str | None = None,
     ):
-        """Run every step in this process, in dependency order, printing each step's status.
+        """Run steps in this process, in dependency order, printing each step's status.
 
-        Returns a :class:`flowdeck.local.LocalRun`. Parameters are checked before anything runs.
-        Tracking goes to ``track_dir`` and, when a server is configured and ``track`` is not
-        False, also to a run on the server (experiment = the workflow's name).
+        By default every step runs. ``steps=[...]`` runs only those; ``from_step``/``until``
+        run a range of the DAG. Steps that are not run but are needed upstream take their
+        outputs from the local run ``inputs_from`` (an id or a LocalRun), whose params are
+        also the base that ``params`` override.
+
+        Returns a :class:`flowdeck.local.LocalRun`. Parameters and the selection are checked
+        before anything runs. Tracking goes to ``track_dir`` and, when a server is configured
+        and ``track`` is not False, also to a run on the server (experiment = the workflow's name).
         """
         from .local import run_local
 
-        return run_local(self, params, quiet=quiet, track_dir=track_dir, track=track)
+        return run_local(self, params, quiet=quiet, track_dir=track_dir, track=track, steps=steps,
+                         inputs_from=inputs_from, from_step=from_step, until=until)
+
+    def resume(self, run: Any, *, quiet: bool = False, track_dir: str | Path | None = None, track: bool | None = None):
+        """Re-run the steps of a local run that did not succeed, and everything downstream of
+        them, reusing the outputs of the steps that succeeded. Returns a new LocalRun."""
+        from .local import run_local
+        from .selection import find_run, resume_selection
+
+        source = find_run(Path(track_dir or ".flowdeck/runs"), run)
+        todo = resume_selection(self.spec(fn_ref=lambda s: "m:f")["steps"], source)
+        if not todo:
+            raise WorkflowError(f"Run {source.id} has no failed, stopped or skipped step; nothing to resume.", "run")
+        return run_local(self, None, quiet=quiet, track_dir=track_dir, track=track, inputs_from=source.id,
+                         selected=todo)
+
+    def plan(self, params: Mapping[str, Any] | None = None, *, track_dir: str | Path | None = None,
+             steps: list[str] | None = None, inputs_from: Any = None, from_step: str | None = None,
+             until: str | None = None, quiet: bool = False):
+        """Print, before anything runs, which steps will run, be reused or come from the cache,
+        and why. Returns the list of StepPlan(step, action, reason)."""
+        import sys
+
+        from .plan import plan_local
+
+        return plan_local(self, params, track_dir=track_dir, out=None if quiet else sys.stdout, steps=steps,
+                          inputs_from=inputs_from, from_step=from_step, until=until)
 
     def publish(self, *, version: str | None = None, root: str | Path | None = None, **kwargs) -> dict:
         """Bundle the workflow's source folder and publish it to the configured server."""

@@ -1,0 +1,120 @@
+"""Partial runs, resume and plan, on local runs."""
+from __future__ import annotations
+
+import pytest
+
+from flowdeck import Param, Workflow, WorkflowError
+
+CALLS: list[str] = []
+
+
+def make_workflow(fail_evaluate: bool = False) -> Workflow:
+    wf = Workflow("partial", params=[Param("n", int, 3), Param("scale", float, 2.0)])
+
+    @wf.step(outputs=["rows"])
+    def load(n: int):
+        CALLS.append("load")
+        return list(range(n))
+
+    @wf.step(depends_on=["load"], outputs=["total"])
+    def train(rows, scale: float):
+        CALLS.append("train")
+        return sum(rows) * scale
+
+    @wf.step(depends_on=["train"], outputs=["report"])
+    def evaluate(total):
+        CALLS.append("evaluate")
+        if fail_evaluate:
+            raise RuntimeError("evaluation data missing")
+        return f"total={total}"
+
+    return wf
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    CALLS.clear()
+
+
+def test_it_runs_only_named_steps_with_inputs_from_an_earlier_run(tmp_path):
+    wf = make_workflow()
+    first = wf.run(track_dir=tmp_path, quiet=True, track=False)
+    CALLS.clear()
+    second = wf.run({"scale": 10.0}, steps=["train", "evaluate"], inputs_from=first.id, track_dir=tmp_path, quiet=True, track=False)
+    assert CALLS == ["train", "evaluate"]
+    assert second.status == "succeeded"
+    assert second.steps["load"].status == "reused"
+    assert second.outputs["evaluate"]["report"] == "total=30.0"
+    assert second.params == {"n": 3, "scale": 10.0}  # the source run's params, overridden
+
+
+def test_it_refuses_a_partial_run_whose_inputs_nobody_provides(tmp_path):
+    wf = make_workflow()
+    with pytest.raises(WorkflowError, match="Step 'train' needs step 'load'"):
+        wf.run(steps=["train"], track_dir=tmp_path, quiet=True, track=False)
+    assert CALLS == []
+
+
+def test_it_runs_a_range_of_the_dag(tmp_path):
+    wf = make_workflow()
+    first = wf.run(track_dir=tmp_path, quiet=True, track=False)
+    CALLS.clear()
+    ranged = wf.run(from_step="train", until="train", inputs_from=first, track_dir=tmp_path, quiet=True, track=False)
+    assert CALLS == ["train"]
+    assert ranged.steps["evaluate"].status == "skipped" and ranged.steps["evaluate"].error == "not selected"
+    CALLS.clear()
+    wf.run(until="train", track_dir=tmp_path, quiet=True, track=False)
+    assert CALLS == ["load", "train"]
+
+
+def test_it_names_unknown_steps(tmp_path):
+    wf = make_workflow()
+    with pytest.raises(WorkflowError, match="no step 'trian'"):
+        wf.run(steps=["trian"], track_dir=tmp_path, quiet=True, track=False)
+    with pytest.raises(WorkflowError, match="from_step: there is no step 'x'"):
+        wf.run(from_step="x", track_dir=tmp_path, quiet=True, track=False)
+
+
+def test_it_resumes_a_failed_run_reusing_what_succeeded(tmp_path):
+    failed = make_workflow(fail_evaluate=True).run(track_dir=tmp_path, quiet=True, track=False)
+    assert failed.status == "failed" and failed.steps["evaluate"].status == "failed"
+    CALLS.clear()
+    resumed = make_workflow().resume(failed.id, track_dir=tmp_path, quiet=True, track=False)
+    assert CALLS == ["evaluate"]
+    assert resumed.status == "succeeded"
+    assert [resumed.steps[s].status for s in ("load", "train", "evaluate")] == ["reused", "reused", "succeeded"]
+    assert resumed.outputs["evaluate"]["report"] == "total=6.0"
+    with pytest.raises(WorkflowError, match="nothing to resume"):
+        make_workflow().resume(resumed.id, track_dir=tmp_path, quiet=True, track=False)
+
+
+def test_it_plans_without_running_anything(tmp_path, capsys):
+    wf = make_workflow()
+    first = wf.run(track_dir=tmp_path, quiet=True, track=False)
+    CALLS.clear()
+    capsys.readouterr()
+    plan = wf.plan(steps=["evaluate"], inputs_from=first.id, track_dir=tmp_path)
+    assert CALLS == []
+    assert [(p.step, p.action) for p in plan] == [("load", "reuse"), ("train", "reuse"), ("evaluate", "run")]
+    printed = capsys.readouterr().out
+    assert f"outputs of run {first.id}" in printed
+
+
+def test_it_plans_cache_hits_and_gates(tmp_path):
+    wf = Workflow("planned", params=[Param("n", int, 3), Param("go", bool, False)])
+
+    @wf.step(outputs=["rows"], cache=True)
+    def load(n: int):
+        CALLS.append("load")
+        return list(range(n))
+
+    @wf.step(depends_on=["load"], when="params.go")
+    def publish_rows(rows):
+        CALLS.append("publish")
+
+    plan = wf.plan(track_dir=tmp_path, quiet=True)
+    assert [(p.action, p.step) for p in plan] == [("run", "load"), ("skip", "publish_rows")]
+    assert "cache miss" in plan[0].reason and "gate false" in plan[1].reason
+    wf.run(track_dir=tmp_path, quiet=True, track=False)
+    plan = wf.plan({"go": True}, track_dir=tmp_path, quiet=True)
+    assert [(p.action, p.step) for p in plan] == [("cached", "load"), ("run", "publish_rows")]
