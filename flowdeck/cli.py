@@ -173,7 +173,52 @@ def cmd_runs(args) -> int:
         elif args.action == "stop":
             run = client.run_stop(args.run_id)
             print(f"Run {run['id']} {run['status']}.")
+        elif args.action in ("retry", "copy"):
+            if args.action == "retry":
+                run = client.run_retry(args.run_id)
+                print(f"Retrying run {run['id']}: steps that did not succeed run again.")
+            else:
+                run = client.run_copy(args.run_id, params=_parse_params(args.param), name=args.name or "")
+                print(f"Started run {run['id']}, a copy of run {args.run_id}.")
+            if args.wait:
+                run = _follow(client, run, logs=False)
+                print(f"Run {run['id']} {run['status']}" + (f": {run['error']}" if run.get("error") else ""))
+                return 0 if run["status"] == "succeeded" else 1
+        elif args.action == "delete":
+            body = client.run_delete(args.run_id)
+            print(f"Deleted run {body['deleted']} and {body['files_removed']} stored files.")
+        elif args.action == "compare":
+            runs = [client.run(run_id) for run_id in args.run_ids]
+            _compare(args, runs)
     return 0
+
+
+def _compare(args, runs: list[dict]) -> None:
+    """Differences first: params (and logged params) whose values differ, then every metric."""
+    ids = tuple(str(r["id"]) for r in runs)
+
+    def values(run: dict) -> dict:
+        return {**{f"params.{k}": v for k, v in run["params"].items()},
+                **{f"logged.{k}": v for k, v in run["logged_params"].items()},
+                "version": f"{run['workflow']}@{run['version']}", "status": run["status"]}
+
+    table = [values(r) for r in runs]
+    keys = sorted(set().union(*table))
+    differing = [k for k in keys if len({json.dumps(t.get(k), sort_keys=True, default=str) for t in table}) > 1]
+    metric_keys = sorted({m["key"] for r in runs for m in r["metrics"]})
+    metrics = {k: [next((m for m in r["metrics"] if m["key"] == k), None) for r in runs] for k in metric_keys}
+    if args.json:
+        _emit(args, {"runs": [r["id"] for r in runs], "differing": {k: [t.get(k) for t in table] for k in (keys if args.all else differing)},
+                     "metrics": {k: [m and {"last": m["last"], "min": m["min"], "max": m["max"]} for m in ms] for k, ms in metrics.items()}})
+        return
+    shown = keys if args.all else differing
+    print("Differing values" + (" (all shown)" if args.all else f" ({len(differing)} of {len(keys)}; --all shows all)") + ":")
+    if shown:
+        _emit(args, None, [(k, *(str(t.get(k, "—")) for t in table)) for k in shown], ("KEY", *ids))
+    else:
+        print("  (none)")
+    print("Metrics (last value):")
+    _emit(args, None, [(k, *("—" if m is None else f"{m['last']:.6g}" for m in ms)) for k, ms in metrics.items()], ("METRIC", *ids))
 
 
 def cmd_logs(args) -> int:
@@ -241,10 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_runs)
-    for action in ("show", "stop"):
+    for action in ("show", "stop", "retry", "copy", "delete"):
         p = runs.add_parser(action, parents=[common])
         p.add_argument("run_id", type=int)
         p.set_defaults(func=cmd_runs)
+        if action in ("retry", "copy"):
+            p.add_argument("--wait", action="store_true", help="wait for the run to end")
+        if action == "copy":
+            p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+            p.add_argument("--name")
+    p = runs.add_parser("compare", parents=[common], help="show how runs differ: params first, then metrics")
+    p.add_argument("run_ids", type=int, nargs="+")
+    p.add_argument("--all", action="store_true", help="show values that are the same too")
+    p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("logs", parents=[common], help="print step logs of a run")
     p.add_argument("run_id", type=int)

@@ -158,6 +158,15 @@ class Client:
     def run_stop(self, run_id: int) -> dict:
         return self.request("POST", f"/api/v1/runs/{run_id}/stop")
 
+    def run_retry(self, run_id: int) -> dict:
+        return self.request("POST", f"/api/v1/runs/{run_id}/retry")
+
+    def run_copy(self, run_id: int, *, params: dict | None = None, name: str = "") -> dict:
+        return self.request("POST", f"/api/v1/runs/{run_id}/copy", json={"params": params or {}, "name": name})
+
+    def run_delete(self, run_id: int) -> dict:
+        return self.request("DELETE", f"/api/v1/runs/{run_id}")
+
     def step_log(self, run_id: int, step: str) -> dict:
         return self.request("GET", f"/api/v1/runs/{run_id}/steps/{step}/log")
 

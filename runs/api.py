@@ -28,6 +28,7 @@ from .serializers import (
     TrackedRunIn,
 )
 from .services.lifecycle import run_start, run_stop
+from .services.operations import run_copy, run_delete, run_retry
 from .services.tracked import run_create_tracked, run_end
 from .services.tracking import (
     artifact_commit,
@@ -79,6 +80,37 @@ class RunDetailApi(APIView):
     @extend_schema(responses=RunDetailOut, summary="A run: steps, params, metrics, artifacts")
     def get(self, request, run_id: int):
         return Response(RunDetailOut(run_get(user=request.user, run_id=run_id)).data)
+
+    @extend_schema(responses={200: None}, summary="Delete a finished run, its records and stored files (409 while it runs)")
+    def delete(self, request, run_id: int):
+        removed = run_delete(user=request.user, run=run_get(user=request.user, run_id=run_id))
+        return Response({"deleted": run_id, "files_removed": removed})
+
+
+class RunRetryApi(APIView):
+    required_scope = "run"
+
+    @extend_schema(request=None, responses=RunDetailOut, summary="Retry the failed part of a run, reusing succeeded steps")
+    def post(self, request, run_id: int):
+        run = run_retry(user=request.user, run=run_get(user=request.user, run_id=run_id))
+        return Response(RunDetailOut(run).data)
+
+
+class RunCopyIn(serializers.Serializer):
+    params = serializers.JSONField(required=False, default=dict, help_text="Overrides of the copied parameters.")
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class RunCopyApi(APIView):
+    required_scope = "run"
+
+    @extend_schema(request=RunCopyIn, responses={201: RunDetailOut}, summary="Start a new run with the same (edited) parameters")
+    def post(self, request, run_id: int):
+        data = RunCopyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = run_get(user=request.user, run_id=run_id)
+        run = run_copy(user=request.user, run=source, params=data.validated_data["params"], name=data.validated_data["name"])
+        return Response(RunDetailOut(run).data, status=201)
 
 
 class RunStopApi(APIView):
