@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[flowdeck] step {manifest['step']} of run {manifest['run_id']}, attempt {manifest['attempt']}", flush=True)
 
     from .client import Client
+    from .files import pack, unpack
     from .gates import NOT_SCALAR, json_scalar
     from .local import map_outputs
     from .tracking import HttpSink, activate
@@ -43,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = dict(manifest["args"])
         for arg, rel in manifest["input_files"].items():
             with open(workdir / rel, "rb") as fh:
-                kwargs[arg] = pickle.load(fh)
+                kwargs[arg] = unpack(pickle.load(fh), workdir / "scratch" / "inputs" / arg)
         with activate(sink, manifest["run_id"]):
             result = fn(**kwargs)
         outputs = map_outputs(manifest["step"], manifest["outputs"], result)
         for name, value in outputs.items():
             with open(workdir / "outputs" / f"{name}.pkl", "wb") as fh:
-                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(pack(value), fh, protocol=pickle.HIGHEST_PROTOCOL)
             # The server never unpickles step outputs; a scalar also goes as JSON so that
             # quality gates can read it.
             scalar = json_scalar(value)
