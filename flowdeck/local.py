@@ -217,7 +217,7 @@ def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out:
     _print(out, f"  {SYMBOLS['running']} {step.name:<24} running")
     started = time.monotonic()
     try:
-        result.outputs = map_outputs(step.name, step.outputs, step.fn(**kwargs))
+        result.outputs = map_outputs(step.name, step.outputs, _call_with_retries(step, kwargs, out))
         result.status = "succeeded"
         if extras is not None and step.cache:
             _cache_store(step, result, results, values, out, extras, points_before)
@@ -233,6 +233,19 @@ def _run_step(step, results: dict[str, StepResult], values: dict[str, Any], out:
         result.duration_s = time.monotonic() - started
     detail = f"  ({result.error})" if result.error else ""
     _print(out, f"  {SYMBOLS[result.status]} {step.name:<24} {result.status:<10} {result.duration_s:.2f}s{detail}")
+
+
+def _call_with_retries(step, kwargs: dict[str, Any], out: TextIO | None) -> Any:
+    """Call the step, retrying up to ``step.retries`` times as the workers do.
+    (``timeout_s`` applies on workers only: a function in this process cannot be killed.)"""
+    for attempt in range(step.retries + 1):
+        try:
+            return step.fn(**kwargs)
+        except Exception as exc:
+            if attempt >= step.retries:
+                raise
+            _print(out, f"    {step.name}: attempt {attempt + 1} failed ({type(exc).__name__}: {exc}); retrying")
+    raise AssertionError("unreachable")
 
 
 def _gate_and_cache(step, result: StepResult, results: dict[str, StepResult], values: dict[str, Any],

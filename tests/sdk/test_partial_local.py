@@ -118,3 +118,19 @@ def test_it_plans_cache_hits_and_gates(tmp_path):
     wf.run(track_dir=tmp_path, quiet=True, track=False)
     plan = wf.plan({"go": True}, track_dir=tmp_path, quiet=True)
     assert [(p.action, p.step) for p in plan] == [("cached", "load"), ("run", "publish_rows")]
+
+
+def test_it_retries_a_failing_step_locally(tmp_path, capsys):
+    wf = Workflow("flaky-local")
+    attempts: list[int] = []
+
+    @wf.step(outputs=["v"], retries=2)
+    def shaky():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("flaky")
+        return 1
+
+    run = wf.run(track_dir=tmp_path, track=False)
+    assert run.status == "succeeded" and len(attempts) == 3
+    assert "attempt 2 failed (ConnectionError: flaky); retrying" in capsys.readouterr().out
