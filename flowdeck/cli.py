@@ -221,6 +221,44 @@ def _compare(args, runs: list[dict]) -> None:
     _emit(args, None, [(k, *("—" if m is None else f"{m['last']:.6g}" for m in ms)) for k, ms in metrics.items()], ("METRIC", *ids))
 
 
+def cmd_upload(args) -> int:
+    """Send a local run (metrics, params, tags, artifacts) to the server as a tracked run."""
+    import uuid
+    from pathlib import Path
+
+    from .selection import find_run
+
+    source = find_run(Path(args.track_dir), args.run)
+    folder = source.folder
+    record = json.loads((folder / "run.json").read_text())
+
+    def read_json(name: str) -> dict:
+        path = folder / name
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    points = []
+    metrics_path = folder / "metrics.jsonl"
+    if metrics_path.is_file():
+        points = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    artifacts = sorted(p for p in (folder / "artifacts").rglob("*") if p.is_file()) if (folder / "artifacts").is_dir() else []
+    with _client(args) as client:
+        run = client.tracked_run_create(
+            experiment=args.experiment or record.get("workflow") or "default", name=record["id"],
+            tags={"flowdeck.source": "upload", "flowdeck.local_run": record["id"], **read_json("tags.json")},
+        )
+        client.log_batch(run["id"], params={**{f"param.{k}": json.dumps(v) for k, v in record.get("params", {}).items()},
+                                            **read_json("params.json")}, batch_id=uuid.uuid4().hex)
+        for start in range(0, len(points), 10_000):
+            client.log_batch(run["id"], metrics=points[start:start + 10_000], batch_id=uuid.uuid4().hex)
+        for path in artifacts:
+            client.artifact_upload(run["id"], path, path.relative_to(folder / "artifacts").as_posix())
+        status = record.get("status", "succeeded")
+        client.run_end(run["id"], status if status in ("succeeded", "failed", "stopped") else "failed")
+        print(f"Uploaded {record['id']} as run {run['id']} ({len(points)} metric points, {len(artifacts)} artifacts): "
+              f"{client.run_url(run['id'])}")
+    return 0
+
+
 def cmd_logs(args) -> int:
     with _client(args) as client:
         run = client.run(args.run_id)
@@ -299,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_ids", type=int, nargs="+")
     p.add_argument("--all", action="store_true", help="show values that are the same too")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("upload", parents=[common], help="send a local run to the server")
+    p.add_argument("run", help="a local run id (see .flowdeck/runs/) or its folder")
+    p.add_argument("--track-dir", default=".flowdeck/runs")
+    p.add_argument("--experiment", help="default: the workflow's name")
+    p.set_defaults(func=cmd_upload)
 
     p = sub.add_parser("logs", parents=[common], help="print step logs of a run")
     p.add_argument("run_id", type=int)

@@ -96,3 +96,18 @@ def test_a_refused_token_falls_back_to_local(live_server, tmp_path, monkeypatch,
     local = make_workflow().run(track_dir=tmp_path / "runs", quiet=True)
     assert local.status == "succeeded" and local.server_run_id is None
     assert "HTTP 401" in capsys.readouterr().err
+
+
+def test_a_local_only_run_can_be_uploaded_later(server, tmp_path, monkeypatch, capsys):
+    from flowdeck.cli import main as cli
+
+    monkeypatch.chdir(tmp_path)
+    local = make_workflow().run(track_dir=tmp_path / "runs", track=False)
+    assert Run.objects.count() == 0
+    assert cli(["upload", local.id, "--track-dir", str(tmp_path / "runs")]) == 0
+    assert "Uploaded" in capsys.readouterr().out
+    run = Run.objects.get(name=local.id)
+    assert (run.status, run.experiment.name) == ("succeeded", "churn-train")
+    assert dict(run.logged_params.values_list("key", "value"))["optimizer"] == "sgd"
+    assert Metric.objects.filter(run=run, key="loss").count() == 5
+    assert list(run.artifacts.values_list("path", flat=True)) == ["model.txt"]
