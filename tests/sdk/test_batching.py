@@ -253,14 +253,13 @@ def test_a_batch_stays_under_the_servers_body_limit(key):
             raise AssertionError("not sent in this test")
 
     sink = HttpSink(Offline(), 1)
+    sink.close()  # no sender thread: only how a batch is cut is under test
     point = {"key": key, "value": -1.2345678901234567e-300, "step": -(2**63), "timestamp": 2**63 - 1}
     sink._buffer.extend([dict(point) for _ in range(tracking.MAX_BATCH_POINTS + 10)])
     batch = sink._take_batch()
     body = jsonlib.dumps({"metrics": batch, "params": {}, "tags": {}, "batch_id": "f" * 32}).encode()
     assert 0 < len(batch) <= tracking.MAX_BATCH_POINTS
     assert len(body) < global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    sink._buffer.clear()
-    sink.close()
 
 
 def test_a_batch_the_server_finds_too_large_is_split(server, run, settings):
