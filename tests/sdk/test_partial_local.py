@@ -134,3 +134,37 @@ def test_it_retries_a_failing_step_locally(tmp_path, capsys):
     run = wf.run(track_dir=tmp_path, track=False)
     assert run.status == "succeeded" and len(attempts) == 3
     assert "attempt 2 failed (ConnectionError: flaky); retrying" in capsys.readouterr().out
+
+
+def test_ctrl_c_marks_a_local_run_stopped(tmp_path):
+    import json
+
+    wf = Workflow("interrupted")
+
+    @wf.step(outputs=["v"])
+    def first():
+        return 1
+
+    @wf.step(depends_on=["first"])
+    def second(v):
+        raise KeyboardInterrupt
+
+    @wf.step(depends_on=["second"])
+    def third():
+        pass
+
+    with pytest.raises(KeyboardInterrupt):
+        wf.run(track_dir=tmp_path, quiet=True, track=False)
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    record = json.loads((folder / "run.json").read_text())
+    assert record["status"] == "stopped"
+    assert {n: s["status"] for n, s in record["steps"].items()} == {"first": "succeeded", "second": "stopped", "third": "stopped"}
+
+
+def test_a_step_that_raises_fails_the_run_naming_it_and_skips_downstream(tmp_path, capsys):
+    wf = make_workflow(fail_evaluate=True)
+    run = wf.run(track_dir=tmp_path, track=False)
+    printed = capsys.readouterr().out
+    assert run.status == "failed"
+    assert run.steps["evaluate"].error == "RuntimeError: evaluation data missing"
+    assert "Traceback (most recent call last)" in printed and "evaluation data missing" in printed
