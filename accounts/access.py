@@ -4,6 +4,9 @@ Rules:
 - A public asset is visible to everyone, signed in or not.
 - A team or private asset is visible to members of its namespace.
 - Publishing into a namespace, and running, needs the editor or admin role there.
+- Yanking, unyanking and deprecating an asset's versions needs the editor or admin role in
+  the asset's namespace. Whoever cannot see the asset gets 404 from ``asset_get`` first;
+  whoever can see it but may not change it gets 403.
 - A run is visible to members of its namespace; it may be changed by its creator and
   by editors and admins of its namespace. An experiment is visible to members of its
   namespace; tracking runs into one needs the editor or admin role there.
@@ -62,6 +65,20 @@ def experiment_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
 def require_write(user: AbstractBaseUser, team: Team, *, what: str = "publish") -> None:
     if role_in(user, team) not in WRITE_ROLES:
         raise Forbidden(f"You need the editor or admin role in '{team.slug}' to {what}.", field="namespace")
+
+
+def can_change_asset(user: AbstractBaseUser | AnonymousUser, asset) -> bool:
+    return role_in(user, asset.namespace) in WRITE_ROLES
+
+
+def require_asset_write(user: AbstractBaseUser | AnonymousUser, asset, *, what: str) -> None:
+    """Forbidden unless ``user`` may change ``asset``'s versions (the caller already checked
+    that the user can see it, so a hidden asset is a 404 before this is asked)."""
+    if not can_change_asset(user, asset):
+        raise Forbidden(
+            f"You need the editor or admin role in '{asset.namespace.slug}' to {what} {asset.full_name}.",
+            field="namespace",
+        )
 
 
 def can_change_run(user: AbstractBaseUser, run) -> bool:

@@ -2,7 +2,14 @@ from django.urls import path
 
 from accounts.api import MeApi, TokenLoginApi
 from gallery.api import GalleryListApi, SubscriptionApi
-from registry.api import AssetDetailApi, PublishApi, VersionDetailApi
+from registry.api import (
+    AssetDetailApi,
+    PublishApi,
+    VersionDeprecateApi,
+    VersionDetailApi,
+    VersionDiffApi,
+    VersionYankApi,
+)
 from runs import api as runs_api
 
 urlpatterns = [
@@ -12,6 +19,10 @@ urlpatterns = [
     path("workflows/publish", PublishApi.as_view(), name="publish"),
     path("workflows/<str:namespace>/<str:name>", AssetDetailApi.as_view(), name="workflow"),
     path("workflows/<str:namespace>/<str:name>/versions/<str:version>", VersionDetailApi.as_view(), name="version"),
+    path("workflows/<str:namespace>/<str:name>/versions/<str:version>/yank", VersionYankApi.as_view(), name="version-yank"),
+    path("workflows/<str:namespace>/<str:name>/versions/<str:version>/deprecate", VersionDeprecateApi.as_view(),
+         name="version-deprecate"),
+    path("workflows/<str:namespace>/<str:name>/diff", VersionDiffApi.as_view(), name="version-diff"),
     path("workflows/<str:namespace>/<str:name>/subscription", SubscriptionApi.as_view(), name="subscription"),
     path("experiments", runs_api.ExperimentsApi.as_view(), name="experiments"),
     path("experiments/runs", runs_api.TrackedRunsApi.as_view(), name="tracked-runs"),

@@ -17,7 +17,12 @@ gallery_urls = (
 )
 
 registry_urls = (
-    [path("w/<slug:namespace>/<str:name>/", registry_views.workflow_detail, name="workflow")],
+    [
+        path("w/<slug:namespace>/<str:name>/", registry_views.workflow_detail, name="workflow"),
+        path("w/<slug:namespace>/<str:name>/diff", registry_views.version_diff_page, name="diff"),
+        path("w/<slug:namespace>/<str:name>/versions/<str:version>/yank", registry_views.version_yank_view,
+             name="yank"),
+    ],
     "registry",
 )
 

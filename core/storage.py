@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO, BinaryIO
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import storages
+from django.utils import timezone
 
 from .errors import InvalidInput
 
@@ -109,6 +111,12 @@ def exists(key: str) -> bool:
 
 def size(key: str) -> int:
     return _backend().size(key)
+
+
+def modified_at(key: str) -> datetime:
+    """When the object at ``key`` was last written (timezone-aware)."""
+    when = _backend().get_modified_time(key)
+    return when if timezone.is_aware(when) else timezone.make_aware(when)
 
 
 def download_url(key: str, *, filename: str | None = None) -> str | None:

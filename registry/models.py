@@ -52,6 +52,9 @@ class AssetVersion(models.Model):
     published_at = models.DateTimeField(auto_now_add=True)
     yanked_at = models.DateTimeField(null=True, blank=True)
     yank_reason = models.TextField(blank=True)
+    deprecated_at = models.DateTimeField(null=True, blank=True)
+    deprecation_message = models.TextField(blank=True)
+    successor = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["asset", "version"], name="unique_version_per_asset")]
@@ -59,3 +62,11 @@ class AssetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset.full_name}@{self.version}"
+
+    @property
+    def is_yanked(self) -> bool:
+        return self.yanked_at is not None
+
+    @property
+    def is_deprecated(self) -> bool:
+        return self.deprecated_at is not None

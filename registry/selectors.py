@@ -33,6 +33,15 @@ def version_get(*, asset: Asset, version: str | None = None) -> AssetVersion:
     return found
 
 
+def version_previous(*, version: AssetVersion) -> AssetVersion | None:
+    """The version published just before ``version`` (yanked or not), or None."""
+    earlier = version.asset.versions.filter(major__lte=version.major).exclude(pk=version.pk)
+    for candidate in earlier:  # newest first (Meta.ordering); few rows per major
+        if (candidate.major, candidate.minor, candidate.patch) < (version.major, version.minor, version.patch):
+            return candidate
+    return None
+
+
 def parse_asset_ref(ref: str) -> tuple[str, str, str | None]:
     """``namespace/name[@version]`` into its parts."""
     base, _, version = (ref or "").partition("@")

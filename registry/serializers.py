@@ -7,16 +7,25 @@ class VersionOut(serializers.ModelSerializer):
     asset = serializers.CharField(source="asset.full_name")
     published_by = serializers.CharField(source="published_by.username")
     yanked = serializers.SerializerMethodField()
+    deprecated = serializers.SerializerMethodField()
+    successor = serializers.SerializerMethodField(help_text="ns/name@version to use instead, or null.")
 
     class Meta:
         model = AssetVersion
         fields = [
             "asset", "version", "bundle_digest", "bundle_size", "changelog", "published_by",
-            "published_at", "yanked", "yank_reason",
+            "published_at", "yanked", "yanked_at", "yank_reason", "deprecated", "deprecated_at",
+            "deprecation_message", "successor",
         ]
 
     def get_yanked(self, obj) -> bool:
         return obj.yanked_at is not None
+
+    def get_deprecated(self, obj) -> bool:
+        return obj.deprecated_at is not None
+
+    def get_successor(self, obj) -> str | None:
+        return str(obj.successor) if obj.successor_id else None
 
 
 class VersionDetailOut(VersionOut):
@@ -43,3 +52,28 @@ class PublishIn(serializers.Serializer):
     changelog = serializers.CharField(required=False, allow_blank=True, default="")
     visibility = serializers.ChoiceField(choices=["private", "team", "public"], required=False)
     tags = serializers.CharField(required=False, allow_blank=True, default="", help_text="Comma-separated.")
+
+
+class YankIn(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why the version must not be run any more.")
+
+
+class DeprecateIn(serializers.Serializer):
+    successor = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True,
+        help_text="The version to use instead: 1.2.0 in this workflow, or ns/name[@version].",
+    )
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DiffOut(serializers.Serializer):
+    asset = serializers.CharField()
+    to = serializers.CharField()
+    params = serializers.DictField(help_text="added, removed: names; changed: [{name, changes: {field: {old, new}}}]")
+    steps = serializers.DictField(help_text="added, removed: names; changed: [{name, changes: {field: {old, new}}}]")
+    files = serializers.DictField(
+        help_text="added, removed: paths; changed: [{path, old_sha256, new_sha256, diff (unified, or null)}]"
+    )
+
+
+DiffOut._declared_fields["from"] = serializers.CharField()  # "from" is a Python keyword

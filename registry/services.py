@@ -1,13 +1,17 @@
-"""Writes for the registry: publishing immutable workflow versions."""
+"""Writes for the registry: publishing immutable workflow versions, yanking and deprecating
+them, and removing stored bundles that no version refers to."""
 from __future__ import annotations
 
+import logging
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from accounts.access import require_write
+from accounts.access import require_asset_write, require_write
 from accounts.models import Team
 from core import storage
 from core.errors import Conflict, InvalidInput, NotFound
@@ -15,6 +19,8 @@ from flowdeck.spec import SpecError, validate_spec
 
 from .bundles import bundle_inspect
 from .models import Asset, AssetVersion, Visibility
+
+log = logging.getLogger(__name__)
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 MAX_TAGS = 20
@@ -123,3 +129,121 @@ def version_publish(
                 asset.tags = tags
         asset.save()
     return published
+
+
+# --- yank and deprecate ------------------------------------------------------------------------
+MAX_REASON = 2000
+BUNDLE_PREFIX = "bundles/sha256/"
+
+
+def _latest_refresh(asset: Asset) -> None:
+    # Call with the asset row locked: the newest version that is not yanked, or None.
+    asset.latest_version = asset.versions.filter(yanked_at__isnull=True).first()
+    asset.save(update_fields=["latest_version", "updated_at"])
+
+
+def _locked(version: AssetVersion) -> tuple[Asset, AssetVersion]:
+    asset = Asset.objects.select_for_update().select_related("namespace").get(pk=version.asset_id)
+    return asset, AssetVersion.objects.select_for_update().get(pk=version.pk)
+
+
+def version_yank(*, user: AbstractBaseUser, version: AssetVersion, reason: str) -> AssetVersion:
+    """Mark ``version`` yanked: it stays visible with ``reason``, new runs of it are refused,
+    and the asset's latest version moves to the newest one that is not yanked (or none).
+
+    Yanking a yanked version again only replaces the reason.
+    """
+    require_asset_write(user, version.asset, what="yank versions of")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the version is yanked: a reason is required.", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"The reason is over {MAX_REASON} characters.", field="reason")
+    with transaction.atomic():
+        asset, found = _locked(version)
+        found.yanked_at = found.yanked_at or timezone.now()
+        found.yank_reason = reason
+        found.save(update_fields=["yanked_at", "yank_reason"])
+        _latest_refresh(asset)
+    return found
+
+
+def version_unyank(*, user: AbstractBaseUser, version: AssetVersion) -> AssetVersion:
+    """Undo a yank; the version can be run again and may be the latest once more."""
+    require_asset_write(user, version.asset, what="unyank versions of")
+    with transaction.atomic():
+        asset, found = _locked(version)
+        found.yanked_at = None
+        found.yank_reason = ""
+        found.save(update_fields=["yanked_at", "yank_reason"])
+        _latest_refresh(asset)
+    return found
+
+
+def _successor_get(user: AbstractBaseUser, version: AssetVersion, successor: str) -> AssetVersion:
+    from .selectors import asset_get, parse_asset_ref, version_get
+
+    if "/" in successor:  # another workflow, e.g. after a rename: ns/name[@version]
+        namespace, name, number = parse_asset_ref(successor)
+        try:
+            asset = asset_get(user=user, namespace=namespace, name=name)
+            found = version_get(asset=asset, version=number)
+        except NotFound as exc:
+            raise InvalidInput(exc.message, field="successor") from None
+    else:
+        found = version.asset.versions.filter(version=successor).first()
+        if found is None:
+            raise InvalidInput(
+                f"Successor {successor} is not a version of {version.asset.full_name}.", field="successor"
+            )
+    if found.pk == version.pk:
+        raise InvalidInput("A version cannot be its own successor.", field="successor")
+    if found.yanked_at:
+        raise InvalidInput(f"Successor {found} is yanked; pick one that can be run.", field="successor")
+    return found
+
+
+def version_deprecate(
+    *, user: AbstractBaseUser, version: AssetVersion, successor: str | None, message: str
+) -> AssetVersion:
+    """Mark ``version`` deprecated, with a message and optionally the version to use instead
+    (``1.2.0`` in the same workflow, or ``ns/name[@version]``). It can still be run.
+
+    Deprecating again replaces the message and successor.
+    """
+    require_asset_write(user, version.asset, what="deprecate versions of")
+    message = (message or "").strip()
+    if len(message) > MAX_REASON:
+        raise InvalidInput(f"The message is over {MAX_REASON} characters.", field="message")
+    found_successor = _successor_get(user, version, successor.strip()) if (successor or "").strip() else None
+    with transaction.atomic():
+        _asset, found = _locked(version)
+        found.deprecated_at = found.deprecated_at or timezone.now()
+        found.deprecation_message = message
+        found.successor = found_successor
+        found.save(update_fields=["deprecated_at", "deprecation_message", "successor"])
+    return found
+
+
+# --- stored bundles ------------------------------------------------------------------------------
+def bundles_cleanup(*, older_than_s: int = 3600) -> int:
+    """Delete stored bundles that no version refers to and that are older than ``older_than_s``.
+
+    The age threshold matters: ``version_publish`` stores the bundle *before* its version row
+    commits, so a young unreferenced bundle may belong to a publish in progress. Returns how
+    many bundles were deleted.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    deleted = 0
+    for key, _size in list(storage.list_keys(BUNDLE_PREFIX)):
+        name = key[len(BUNDLE_PREFIX):]
+        digest = name.removesuffix(".tar.gz")
+        # Look the reference up per key, as late as possible, to narrow the race with publish.
+        if AssetVersion.objects.filter(bundle_digest=digest).exists():
+            continue
+        if storage.modified_at(key) > cutoff:
+            continue
+        storage.delete(key)
+        deleted += 1
+        log.info("deleted orphaned bundle %s", key)
+    return deleted
