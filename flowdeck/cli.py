@@ -111,6 +111,41 @@ def cmd_subscribe(args) -> int:
     return 0
 
 
+def cmd_yank(args) -> int:
+    if not args.undo and not (args.reason or "").strip():
+        raise FlowdeckError("--reason is required to yank (or pass --undo).")
+    with _client(args) as client:
+        body = client.version_unyank(args.workflow) if args.undo else client.version_yank(args.workflow, reason=args.reason)
+    if args.json:
+        _emit(args, body)
+    elif body["yanked"]:
+        print(f"Yanked {body['asset']}@{body['version']}: new runs of it are refused.")
+    else:
+        print(f"{body['asset']}@{body['version']} is no longer yanked.")
+    return 0
+
+
+def _version_state(v: dict) -> str:
+    states = []
+    if v.get("yanked"):
+        states.append(f"yanked: {v.get('yank_reason') or 'no reason given'}")
+    if v.get("deprecated"):
+        states.append(f"deprecated → {v['successor']}" if v.get("successor") else "deprecated")
+    return "; ".join(states) or "-"
+
+
+def cmd_versions(args) -> int:
+    with _client(args) as client:
+        versions = client.versions(args.workflow)
+    table = [
+        (v["version"], str(v["published_at"])[:10], v["published_by"], _version_state(v),
+         ((v.get("changelog") or "").strip().splitlines() or [""])[0][:60])
+        for v in versions
+    ]
+    _emit(args, versions, table, ("VERSION", "PUBLISHED", "BY", "STATE", "CHANGELOG"))
+    return 0
+
+
 def _follow(client: Client, run: dict, *, logs: bool) -> dict:
     """Print step status changes (and logs with --follow) until the run ends."""
     seen: dict[str, str] = {}
@@ -309,6 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pin", help="pin a version instead of following the latest")
     p.add_argument("--remove", action="store_true", help="unsubscribe")
     p.set_defaults(func=cmd_subscribe)
+
+    p = sub.add_parser("yank", parents=[common], help="yank a version so new runs of it are refused")
+    p.add_argument("workflow", help="namespace/name@version")
+    p.add_argument("--reason", help="why (shown next to the version)")
+    p.add_argument("--undo", action="store_true", help="unyank instead")
+    p.set_defaults(func=cmd_yank)
+
+    p = sub.add_parser("versions", parents=[common], help="list a workflow's versions")
+    p.add_argument("workflow", help="namespace/name")
+    p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("run", parents=[common], help="start a run of a published workflow")
     p.add_argument("workflow", help="namespace/name[@version]")

@@ -133,6 +133,27 @@ class Client:
         namespace, name = _split_ref(ref)[:2]
         return self.request("GET", f"/api/v1/workflows/{namespace}/{name}")
 
+    def versions(self, ref: str) -> list[dict]:
+        """Every version of ``ns/name``, newest first, yanked and deprecated ones included."""
+        return self.workflow(ref)["versions"]
+
+    def version_yank(self, ref: str, *, reason: str) -> dict:
+        """Yank ``ns/name@version``: new runs of it are refused. Needs the editor role."""
+        return self.request("POST", _version_path(ref, "yank"), json={"reason": reason})
+
+    def version_unyank(self, ref: str) -> dict:
+        return self.request("DELETE", _version_path(ref, "yank"))
+
+    def version_deprecate(self, ref: str, *, successor: str | None = None, message: str = "") -> dict:
+        """Deprecate ``ns/name@version``, pointing at ``successor`` (``1.2.0`` or ``ns/name@1.2.0``)."""
+        return self.request("POST", _version_path(ref, "deprecate"), json={"successor": successor, "message": message})
+
+    def version_diff(self, ref: str, *, from_version: str | None = None, to_version: str | None = None) -> dict:
+        """Params, steps and files changed between two versions (default: the latest and the one before)."""
+        namespace, name = _split_ref(ref)[:2]
+        query = {k: v for k, v in (("from", from_version), ("to", to_version)) if v}
+        return self.request("GET", f"/api/v1/workflows/{namespace}/{name}/diff", params=query)
+
     def subscribe(self, ref: str, *, pin: str | None = None) -> dict:
         namespace, name, version = _split_ref(ref)
         return self.request("PUT", f"/api/v1/workflows/{namespace}/{name}/subscription", json={"pin": pin or version or ""})
@@ -369,3 +390,10 @@ def _split_ref(ref: str) -> tuple[str, str, str | None]:
     if not namespace or not name:
         raise ValueError(f"'{ref}' is not a workflow reference like namespace/name[@version].")
     return namespace, name, version or None
+
+
+def _version_path(ref: str, action: str) -> str:
+    namespace, name, version = _split_ref(ref)
+    if not version:
+        raise ValueError(f"'{ref}' names no version; use namespace/name@VERSION.")
+    return f"/api/v1/workflows/{namespace}/{name}/versions/{version}/{action}"
