@@ -8,8 +8,17 @@ from rest_framework.views import APIView
 from registry.selectors import asset_get
 from registry.serializers import AssetOut
 
-from .selectors import gallery_search, subscription_for
-from .services import subscription_delete, subscription_set
+from .selectors import SORTS, gallery_search, star_count, star_for, subscription_for
+from .services import star_delete, star_set, subscription_delete, subscription_set
+
+
+class GalleryAssetOut(AssetOut):
+    subscribers = serializers.IntegerField(source="n_subscribers")
+    stars = serializers.IntegerField(source="n_stars")
+    runs_30d = serializers.IntegerField(source="n_runs_30d", help_text="Runs started in the last 30 days.")
+
+    class Meta(AssetOut.Meta):
+        fields = AssetOut.Meta.fields + ["subscribers", "stars", "runs_30d"]
 
 
 class GalleryListApi(APIView):
@@ -19,10 +28,10 @@ class GalleryListApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("q", str), OpenApiParameter("tag", str), OpenApiParameter("namespace", str),
-            OpenApiParameter("sort", str, enum=["updated", "subscribers", "name"]),
+            OpenApiParameter("sort", str, enum=list(SORTS)),
             OpenApiParameter("subscribed", bool), OpenApiParameter("limit", int), OpenApiParameter("offset", int),
         ],
-        responses=AssetOut(many=True),
+        responses=GalleryAssetOut(many=True),
         summary="Search the gallery",
     )
     def get(self, request):
@@ -37,7 +46,7 @@ class GalleryListApi(APIView):
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(assets, request, view=self)
-        return paginator.get_paginated_response(AssetOut(page, many=True).data)
+        return paginator.get_paginated_response(GalleryAssetOut(page, many=True).data)
 
 
 class SubscriptionIn(serializers.Serializer):
@@ -77,3 +86,31 @@ class SubscriptionApi(APIView):
         asset = asset_get(user=request.user, namespace=namespace, name=name)
         subscription_delete(user=request.user, asset=asset)
         return Response(_subscription_body(asset, None))
+
+
+class StarOut(serializers.Serializer):
+    asset = serializers.CharField()
+    starred = serializers.BooleanField()
+    stars = serializers.IntegerField()
+
+
+def _star_body(request, asset) -> dict:
+    return {
+        "asset": asset.full_name,
+        "starred": star_for(user=request.user, asset=asset),
+        "stars": star_count(asset=asset),
+    }
+
+
+class StarApi(APIView):
+    @extend_schema(request=None, responses=StarOut, summary="Star a workflow (idempotent)")
+    def put(self, request, namespace: str, name: str):
+        asset = asset_get(user=request.user, namespace=namespace, name=name)
+        star_set(user=request.user, asset=asset)
+        return Response(_star_body(request, asset))
+
+    @extend_schema(responses=StarOut, summary="Remove your star (idempotent)")
+    def delete(self, request, namespace: str, name: str):
+        asset = asset_get(user=request.user, namespace=namespace, name=name)
+        star_delete(user=request.user, asset=asset)
+        return Response(_star_body(request, asset))

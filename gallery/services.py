@@ -1,4 +1,4 @@
-"""Writes for the gallery: subscriptions."""
+"""Writes for the gallery: subscriptions and stars."""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from registry.models import Asset
 from registry.selectors import version_get
 
-from .models import Subscription
+from .models import Star, Subscription
 
 
 def subscription_set(*, user: AbstractBaseUser, asset: Asset, pin: str | None = None) -> Subscription:
@@ -21,4 +21,16 @@ def subscription_set(*, user: AbstractBaseUser, asset: Asset, pin: str | None = 
 def subscription_delete(*, user: AbstractBaseUser, asset: Asset) -> bool:
     """Unsubscribe. Past runs are kept. Returns whether a subscription existed."""
     deleted, _ = Subscription.objects.filter(user=user, asset=asset).delete()
+    return deleted > 0
+
+
+def star_set(*, user: AbstractBaseUser, asset: Asset) -> Star:
+    """Star ``asset``. Idempotent: starring twice keeps one star."""
+    star, _ = Star.objects.get_or_create(user=user, asset=asset)
+    return star
+
+
+def star_delete(*, user: AbstractBaseUser, asset: Asset) -> bool:
+    """Remove the star. Idempotent; returns whether there was one."""
+    deleted, _ = Star.objects.filter(user=user, asset=asset).delete()
     return deleted > 0

@@ -15,7 +15,7 @@ from registry.selectors import asset_get
 
 from .forms import GalleryFilterForm
 from .selectors import gallery_search
-from .services import subscription_delete, subscription_set
+from .services import star_delete, star_set, subscription_delete, subscription_set
 
 PAGE_SIZE = 24
 
@@ -62,4 +62,18 @@ def unsubscribe(request: HttpRequest, namespace: str, name: str) -> HttpResponse
         messages.success(request, f"Unsubscribed from {asset.full_name}.")
     else:
         messages.info(request, f"You were not subscribed to {asset.full_name}.")
+    return redirect(back)
+
+
+@require_POST
+@domain_errors
+def star(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    back = _workflow_url(namespace, name)
+    if not request.user.is_authenticated:
+        return redirect_to_login(back)
+    asset = asset_get(user=request.user, namespace=namespace, name=name)
+    if request.POST.get("action") == "unstar":
+        star_delete(user=request.user, asset=asset)
+    else:
+        star_set(user=request.user, asset=asset)
     return redirect(back)
