@@ -1,7 +1,8 @@
 from django.urls import path
 
 from accounts.api import MeApi, TokenLoginApi
-from gallery.api import GalleryListApi, SubscriptionApi
+from gallery.api import GalleryListApi, StarApi, SubscriptionApi
+from notifications.api import NotificationsApi, NotificationsReadApi
 from registry.api import (
     AssetDetailApi,
     PublishApi,
@@ -10,6 +11,7 @@ from registry.api import (
     VersionDiffApi,
     VersionYankApi,
 )
+from registry.api_fork import ForkApi
 from runs import api as runs_api
 
 urlpatterns = [
@@ -24,6 +26,10 @@ urlpatterns = [
          name="version-deprecate"),
     path("workflows/<str:namespace>/<str:name>/diff", VersionDiffApi.as_view(), name="version-diff"),
     path("workflows/<str:namespace>/<str:name>/subscription", SubscriptionApi.as_view(), name="subscription"),
+    path("workflows/<str:namespace>/<str:name>/star", StarApi.as_view(), name="star"),
+    path("workflows/<str:namespace>/<str:name>/fork", ForkApi.as_view(), name="fork"),
+    path("notifications", NotificationsApi.as_view(), name="notifications"),
+    path("notifications/read", NotificationsReadApi.as_view(), name="notifications-read"),
     path("experiments", runs_api.ExperimentsApi.as_view(), name="experiments"),
     path("experiments/runs", runs_api.TrackedRunsApi.as_view(), name="tracked-runs"),
     path("runs", runs_api.RunsApi.as_view(), name="runs"),

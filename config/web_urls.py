@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from gallery import views as gallery_views
+from notifications import views as notification_views
 from registry import views as registry_views
 from runs import views as run_views
 
@@ -12,6 +13,7 @@ gallery_urls = (
         path("", gallery_views.index, name="index"),
         path("w/<slug:namespace>/<str:name>/subscribe", gallery_views.subscribe, name="subscribe"),
         path("w/<slug:namespace>/<str:name>/unsubscribe", gallery_views.unsubscribe, name="unsubscribe"),
+        path("w/<slug:namespace>/<str:name>/star", gallery_views.star, name="star"),
     ],
     "gallery",
 )
@@ -43,6 +45,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("me/", account_views.workspace, name="workspace"),
+    path("notifications/", notification_views.notifications_page, name="notifications"),
     path("", include(gallery_urls)),
     path("", include(registry_urls)),
     path("", include(run_urls)),

@@ -146,6 +146,16 @@ def cmd_versions(args) -> int:
     return 0
 
 
+def cmd_fork(args) -> int:
+    with _client(args) as client:
+        body = client.fork(args.workflow, namespace=args.namespace, name=args.name)
+    if args.json:
+        _emit(args, body)
+    else:
+        print(f"Forked {body['forked_from']} to {body['asset']}@{body['version']}.")
+    return 0
+
+
 def _follow(client: Client, run: dict, *, logs: bool) -> dict:
     """Print step status changes (and logs with --follow) until the run ends."""
     seen: dict[str, str] = {}
@@ -336,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = gallery.add_parser("search", parents=[common], help="search workflows")
     p.add_argument("query", nargs="?")
     p.add_argument("--tag")
-    p.add_argument("--sort", default="updated", choices=["updated", "subscribers", "name"])
+    p.add_argument("--sort", default="updated", choices=["updated", "subscribers", "stars", "name"])
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("subscribe", parents=[common], help="subscribe to a workflow")
@@ -354,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("versions", parents=[common], help="list a workflow's versions")
     p.add_argument("workflow", help="namespace/name")
     p.set_defaults(func=cmd_versions)
+
+    p = sub.add_parser("fork", parents=[common], help="copy a workflow version into your namespace")
+    p.add_argument("workflow", help="namespace/name[@version]")
+    p.add_argument("--namespace", help="where the fork goes (default: your personal namespace)")
+    p.add_argument("--name", help="the fork's name (default: the same name)")
+    p.set_defaults(func=cmd_fork)
 
     p = sub.add_parser("run", parents=[common], help="start a run of a published workflow")
     p.add_argument("workflow", help="namespace/name[@version]")

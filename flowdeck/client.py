@@ -158,6 +158,24 @@ class Client:
         namespace, name, version = _split_ref(ref)
         return self.request("PUT", f"/api/v1/workflows/{namespace}/{name}/subscription", json={"pin": pin or version or ""})
 
+    def fork(self, ref: str, *, namespace: str | None = None, name: str | None = None) -> dict:
+        """Fork ``ns/name[@version]`` into your namespace (or ``namespace``) as a new workflow
+        ``name`` (default: the same name). Answers the new version, with ``forked_from``."""
+        ns, workflow, version = _split_ref(ref)
+        body = {"version": version or "", "namespace": namespace or "", "name": name or ""}
+        return self.request("POST", f"/api/v1/workflows/{ns}/{workflow}/fork", json=body)
+
+    def star(self, ref: str, *, remove: bool = False) -> dict:
+        namespace, name = _split_ref(ref)[:2]
+        return self.request("DELETE" if remove else "PUT", f"/api/v1/workflows/{namespace}/{name}/star")
+
+    def notifications(self, *, unread: bool = False, limit: int = 50) -> list[dict]:
+        body = self.request("GET", "/api/v1/notifications", params={"unread": "1" if unread else "", "limit": limit})
+        return body["results"]
+
+    def notifications_read(self, ids: list[int] | None = None) -> dict:
+        return self.request("POST", "/api/v1/notifications/read", json={"ids": ids} if ids is not None else {})
+
     def unsubscribe(self, ref: str) -> dict:
         namespace, name = _split_ref(ref)[:2]
         return self.request("DELETE", f"/api/v1/workflows/{namespace}/{name}/subscription")

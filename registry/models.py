@@ -52,6 +52,9 @@ class AssetVersion(models.Model):
     published_at = models.DateTimeField(auto_now_add=True)
     yanked_at = models.DateTimeField(null=True, blank=True)
     yank_reason = models.TextField(blank=True)
+    forked_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
+    )
     deprecated_at = models.DateTimeField(null=True, blank=True)
     deprecation_message = models.TextField(blank=True)
     successor = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -19,6 +19,7 @@ from flowdeck.spec import SpecError, validate_spec
 
 from .bundles import bundle_inspect
 from .models import Asset, AssetVersion, Visibility
+from .selectors import version_get
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +83,54 @@ def version_publish(
     if not storage.exists(key):
         storage.put(key, bundle)
 
+    return _version_record(
+        user=user, team=team, spec=clean, digest=info.digest, size=info.size, version=version,
+        readme=readme, changelog=changelog, visibility=visibility, tags=tags,
+    )
+
+
+def _version_record(
+    *,
+    user: AbstractBaseUser,
+    team: Team,
+    spec: dict,
+    digest: str,
+    size: int,
+    version: str | None,
+    readme: str,
+    changelog: str,
+    visibility: str | None,
+    tags: list[str],
+    forked_from: AssetVersion | None = None,
+) -> AssetVersion:
+    """The version row (and the asset on first publish), for a checked spec and a stored bundle.
+
+    ``forked_from`` makes a new asset only: an existing one with that name is a conflict.
+    """
     with transaction.atomic():
-        asset, created = Asset.objects.select_for_update().get_or_create(
-            namespace=team,
-            name=clean["name"],
-            defaults={
-                "created_by": user,
-                "visibility": visibility or Visibility.PRIVATE,
-                "description": clean["description"],
-                "tags": tags,
-            },
-        )
+        if forked_from is not None:
+            if Asset.objects.filter(namespace=team, name=spec["name"]).exists():
+                raise Conflict(f"{team.slug}/{spec['name']} already exists; pick another name.", field="name")
+            try:
+                with transaction.atomic():
+                    asset = Asset.objects.create(
+                        namespace=team, name=spec["name"], created_by=user,
+                        visibility=visibility or Visibility.PRIVATE, description=spec["description"], tags=tags,
+                    )
+            except IntegrityError:
+                raise Conflict(f"{team.slug}/{spec['name']} already exists; pick another name.", field="name") from None
+            created = True
+        else:
+            asset, created = Asset.objects.select_for_update().get_or_create(
+                namespace=team,
+                name=spec["name"],
+                defaults={
+                    "created_by": user,
+                    "visibility": visibility or Visibility.PRIVATE,
+                    "description": spec["description"],
+                    "tags": tags,
+                },
+            )
         latest = asset.versions.first()
         if version is None:
             version = f"{latest.major}.{latest.minor}.{latest.patch + 1}" if latest else "1.0.0"
@@ -111,24 +149,55 @@ def version_publish(
                     major=numbers[0],
                     minor=numbers[1],
                     patch=numbers[2],
-                    spec=clean,
-                    bundle_digest=info.digest,
-                    bundle_size=info.size,
+                    spec=spec,
+                    bundle_digest=digest,
+                    bundle_size=size,
                     readme=readme,
                     changelog=changelog,
                     published_by=user,
+                    forked_from=forked_from,
                 )
         except IntegrityError:
             raise Conflict(f"{asset.full_name}@{version} already exists.", field="version") from None
         asset.latest_version = published
-        asset.description = clean["description"]
+        asset.description = spec["description"]
         if not created:
             if visibility is not None:
                 asset.visibility = visibility
             if tags:
                 asset.tags = tags
         asset.save()
+        # A task dispatched on commit: subscribers never hear of a version that rolled back,
+        # and publishing does not wait for one row per subscriber.
+        from notifications.tasks import notify_new_version_task
+
+        notify_new_version_task.delay_on_commit(published.pk)
     return published
+
+
+def asset_fork(
+    *,
+    user: AbstractBaseUser,
+    asset: Asset,
+    version: str | None = None,
+    namespace: str | None = None,
+    name: str | None = None,
+) -> AssetVersion:
+    """Copy ``asset@version`` (default: the latest) into ``namespace`` (default: the user's own)
+    as a new asset ``name`` (default: the same name) at 1.0.0, recording where it came from.
+
+    The bundle is content-addressed, so the fork points at the same digest and no bytes are
+    copied. The caller has checked that ``user`` may see ``asset``. A taken name is a Conflict.
+    """
+    source = version_get(asset=asset, version=version)
+    team = _namespace(user, namespace)
+    require_write(user, team, what="fork into it")
+    clean = spec_check({**source.spec, "name": name or asset.name})
+    return _version_record(
+        user=user, team=team, spec=clean, digest=source.bundle_digest, size=source.bundle_size,
+        version="1.0.0", readme=source.readme, changelog=f"Forked from {source}.",
+        visibility=None, tags=list(asset.tags or []), forked_from=source,
+    )
 
 
 # --- yank and deprecate ------------------------------------------------------------------------

@@ -12,13 +12,13 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import can_change_asset
 from core.errors import FlowdeckError
 from core.views import domain_errors
-from gallery.selectors import subscription_for
+from gallery.selectors import star_count, star_for, subscription_for
 from runs.forms import RunStartForm
 
 from .dag import dag_svg
 from .diff import diff_versions_pick, version_diff
 from .models import Asset, AssetVersion
-from .selectors import asset_get, version_get
+from .selectors import asset_get, assets_visible, version_get
 from .services import version_unyank, version_yank
 
 
@@ -28,6 +28,14 @@ def _versions_with_previous(asset: Asset) -> list[AssetVersion]:
     for newer, older in zip(versions, versions[1:] + [None], strict=True):
         newer.previous = older
     return versions
+
+
+def _forked_from(request: HttpRequest, version: AssetVersion) -> AssetVersion | None:
+    # Shown only when the reader may see the origin; a private origin stays unnamed.
+    origin = version.forked_from
+    if origin is None or not assets_visible(user=request.user).filter(pk=origin.asset_id).exists():
+        return None
+    return origin
 
 
 def workflow_page(
@@ -51,6 +59,9 @@ def workflow_page(
         "dag": dag_svg(spec.get("steps") or []),
         "subscription": subscription_for(user=request.user, asset=asset),
         "n_subscribers": asset.subscriptions.count(),
+        "n_stars": star_count(asset=asset),
+        "starred": star_for(user=request.user, asset=asset),
+        "forked_from": _forked_from(request, version),
         "run_form": run_form or RunStartForm(spec.get("params") or []),
     }
     return render(request, "registry/workflow_detail.html", context, status=status)

@@ -1,0 +1,16 @@
+"""Reads for notifications: always the user's own."""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from .models import Notification
+
+
+def notification_list(*, user: AbstractBaseUser, unread_only: bool = False) -> QuerySet[Notification]:
+    notifications = Notification.objects.filter(user=user)
+    return notifications.filter(read_at__isnull=True) if unread_only else notifications
+
+
+def unread_count(*, user: AbstractBaseUser) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
