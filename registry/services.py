@@ -259,6 +259,16 @@ def _successor_get(user: AbstractBaseUser, version: AssetVersion, successor: str
             found = version_get(asset=asset, version=number)
         except NotFound as exc:
             raise InvalidInput(exc.message, field="successor") from None
+        # Whoever sees the deprecated version sees the successor's name: it must be visible
+        # to all of them (public, or in the same namespace when this one is not public).
+        visible_to_all = found.asset.visibility == Visibility.PUBLIC or (
+            found.asset.namespace_id == version.asset.namespace_id and version.asset.visibility != Visibility.PUBLIC
+        )
+        if not visible_to_all:
+            raise InvalidInput(
+                f"Successor {found} is not visible to everyone who can see {version.asset.full_name}.",
+                field="successor",
+            )
     else:
         found = version.asset.versions.filter(version=successor).first()
         if found is None:

@@ -123,3 +123,14 @@ def test_a_successor_must_exist_and_differ(user, auth_client, versions):
     assert_error(alice.post(url, {"successor": "9.9.9"}, format="json"), 400, "invalid", "successor")
     assert_error(alice.post(url, {"successor": "1.0.0"}, format="json"), 400, "invalid", "successor")
     assert AssetVersion.objects.get(version="1.0.0").deprecated_at is None
+
+
+def test_a_successor_in_another_workflow_must_be_visible_to_its_readers(user, auth_client, versions):
+    publish(user, spec=make_spec(name="demo2"), visibility="public")
+    publish(user, spec=make_spec(name="hidden2"), visibility="private")
+    alice = auth_client(user)
+    url = "/api/v1/workflows/alice/demo/versions/1.0.0/deprecate"
+    assert_error(alice.post(url, {"successor": "alice/hidden2@1.0.0"}, format="json"), 400, "invalid", "successor")
+    response = alice.post(url, {"successor": "alice/demo2", "message": "renamed"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["successor"] == "alice/demo2@1.0.0"
