@@ -523,3 +523,60 @@ def other_user(db):
     from tests.factories import make_user
 
     return make_user("bob")
+
+
+# --- the browser ------------------------------------------------------------------------------
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian ``chromium`` (FLOWDECK_CHROMIUM, else ``chromium`` on PATH) driven by
+    Playwright; Playwright's own browser download is not used. Missing: a skip, but an error
+    with CI=true (``.ci/run`` installs it)."""
+    import shutil
+
+    executable = os.environ.get("FLOWDECK_CHROMIUM") or shutil.which("chromium")
+    if not executable or not os.access(executable, os.X_OK):
+        reason = "chromium not found (install Debian's chromium, or set FLOWDECK_CHROMIUM to its path)"
+        if _in_ci():
+            pytest.fail(f"CI=true but {reason}; browser tests must run in CI.", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread, so Django's ORM
+    # would refuse every later call here (SynchronousOnlyOperation). Tests only.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, tmp_path: Path) -> Iterator[Any]:
+    """A fresh page in its own browser context (no shared cookies); a screenshot of where it
+    ended is left in ``tmp_path / "page.png"``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        try:
+            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        except Exception:
+            pass  # a crashed page must not hide the test's own failure
+        context.close()
