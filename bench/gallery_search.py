@@ -200,6 +200,10 @@ def seed(n: int) -> Any:
                 f"updated_at = now() - (a.id % 8760) * interval '1 hour' "
                 f"FROM {AssetVersion._meta.db_table} v WHERE v.asset_id = a.id"
             )
+        # bulk_create skips the publish service, which keeps each asset's search document.
+        from gallery.search import search_documents_refresh
+
+        search_documents_refresh()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     log(f"seeded {n:,} assets, {len(versions):,} versions, {len(subs):,} subscriptions in {time.perf_counter() - t0:.1f} s")

@@ -5,14 +5,16 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, Value
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import BooleanField, Count, Exists, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from registry.models import Asset
 from registry.selectors import assets_visible
 from runs.models import Run
 
+from . import search
 from .models import Star, Subscription
 
 SORTS = {
@@ -46,21 +48,13 @@ def with_counts(assets: QuerySet[Asset]) -> QuerySet[Asset]:
     )
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _text_search(assets: QuerySet[Asset], q: str) -> QuerySet[Asset]:
-    if _is_postgres():
-        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-
-        vector = (
-            SearchVector("name", "namespace__slug", weight="A", config="english")
-            + SearchVector("description", Cast("tags", TextField()), weight="B", config="english")
-            + SearchVector("latest_version__readme", weight="C", config="english")
-        )
-        query = SearchQuery(q, search_type="websearch", config="english")
-        return assets.annotate(search=vector, rank=SearchRank(vector, query)).filter(search=query)
+    if search.enabled():
+        # The stored, GIN-indexed document (gallery/search.py), with websearch syntax.
+        query = "websearch_to_tsquery('english', %s)"
+        return assets.filter(
+            RawSQL(f"registry_asset.search_document @@ {query}", (q,), output_field=BooleanField())
+        ).annotate(rank=RawSQL(f"ts_rank(registry_asset.search_document, {query})", (q,), output_field=FloatField()))
     # SQLite (embedded default): substring match, no ranking.
     return assets.filter(
         Q(name__icontains=q) | Q(description__icontains=q) | Q(latest_version__readme__icontains=q)
@@ -104,7 +98,7 @@ def gallery_search(
         assets = assets.filter(Exists(Subscription.objects.filter(user=user, asset=OuterRef("pk"))))
     assets = with_counts(assets)
     order = SORTS.get(sort, SORTS["updated"])
-    if q and _is_postgres() and sort in ("", "relevance", "updated"):
+    if q and search.enabled() and sort in ("", "relevance", "updated"):
         order = ("-rank", *order)
     return assets.order_by(*order)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.access import require_asset_write, require_write
 from accounts.models import Team
 from core import storage
+from gallery.search import search_documents_refresh
 from core.errors import Conflict, InvalidInput, NotFound
 from flowdeck.spec import SpecError, validate_spec
 
@@ -167,6 +168,7 @@ def _version_record(
             if tags:
                 asset.tags = tags
         asset.save()
+        search_documents_refresh(asset_ids=[asset.pk])
         # A task dispatched on commit: subscribers never hear of a version that rolled back,
         # and publishing does not wait for one row per subscriber.
         from notifications.tasks import notify_new_version_task
@@ -209,6 +211,7 @@ def _latest_refresh(asset: Asset) -> None:
     # Call with the asset row locked: the newest version that is not yanked, or None.
     asset.latest_version = asset.versions.filter(yanked_at__isnull=True).first()
     asset.save(update_fields=["latest_version", "updated_at"])
+    search_documents_refresh(asset_ids=[asset.pk])
 
 
 def _locked(version: AssetVersion) -> tuple[Asset, AssetVersion]:
