@@ -32,14 +32,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
+
+from _common import ensure_databases, libpq, log, machine, percentile, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -83,48 +84,6 @@ QUERIES: list[tuple[str, dict[str, Any]]] = (
                                                   ("pipeline", "subscribers"), ("pricing", "name")]]
     + [("no results", {"q": q}) for q in ["zzqxjv", "flibbertigibbet model"]]
 )
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def ensure_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(admin_url), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            log(f"created database {name}")
-
-
-def machine(conn) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    pg = conn.execute("SHOW server_version").fetchone()[0]
-    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, PostgreSQL {pg}, {platform.system()}"
-
-
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -280,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if not admin_url.startswith(("postgres://", "postgresql://")):
         print(f"DATABASE_URL must point at PostgreSQL, got {admin_url.split('://')[0]}://", file=sys.stderr)
         return 2
-    ensure_database(admin_url, BENCH_DB)
+    ensure_databases(admin_url, [BENCH_DB])
     db_url = with_database(admin_url, BENCH_DB)
 
     os.environ["DATABASE_URL"] = db_url
@@ -311,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     counts: list[tuple[str, int, int]] = []
     t_start = time.perf_counter()
     with psycopg.connect(libpq(db_url), autocommit=True) as conn:
-        where = machine(conn)
+        where = machine(conn.execute("SHOW server_version").fetchone()[0])
         for kind, params in QUERIES[:3]:  # warm-up: connections, caches, the first request
             time_selector(searcher, params), time_api(client, params), time_ilike(conn, params, member_team_ids)
         for kind, params in QUERIES:

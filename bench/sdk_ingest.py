@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -41,7 +40,8 @@ import urllib.error
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _common import ensure_databases, libpq, log, machine, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 MLFLOW_VENV = REPO / "bench" / ".venv-mlflow"
@@ -99,35 +99,16 @@ print(json.dumps(out))
 """
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def ensure_databases(admin_url: str, names: list[str]) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        for name in names:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-                log(f"created database {name}")
-
-
 def db_scalar(url: str, sql: str, params: tuple = ()):
     import psycopg
 
-    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         return conn.execute(sql, params).fetchone()[0]
 
 
@@ -168,23 +149,6 @@ def wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout: float =
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
-def machine(db_url: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        pg = db_scalar(db_url, "SHOW server_version")
-    except Exception:
-        pg = "?"
-    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, PostgreSQL {pg}, {platform.system()}"
-
-
-# --- Flowdeck ---------------------------------------------------------------------------------
 def bench_flowdeck(points: int, db_url: str, tmp: Path, stack: ExitStack) -> dict:
     env = {
         **os.environ,
@@ -354,7 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result["mlflow_available"] = False
         result["mlflow_unavailable_reason"] = ml.get("reason", "")
-    result["machine"] = machine(admin_url)
+    try:
+        pg_version = db_scalar(admin_url, "SHOW server_version")
+    except Exception:
+        pg_version = "?"
+    result["machine"] = machine(pg_version)
 
     print(f"\nsdk_ingest: one process logging one metric key in a tight loop, servers on PostgreSQL ({result['machine']})\n")
     header = f"{'client':<58} {'points':>9} {'seconds':>9} {'points/s':>11} {'stored':>9}"
