@@ -1,6 +1,9 @@
 """HTML pages for the gallery: browsing, and subscribing to a workflow."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
@@ -11,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import FlowdeckError
 from core.views import domain_errors
+from registry.models import Asset
 from registry.selectors import asset_get
 
 from .forms import GalleryFilterForm
@@ -33,13 +37,25 @@ def _workflow_url(namespace: str, name: str) -> str:
     return reverse("registry:workflow", kwargs={"namespace": namespace, "name": name})
 
 
-@require_POST
-@domain_errors
-def subscribe(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
-    back = _workflow_url(namespace, name)
-    if not request.user.is_authenticated:
-        return redirect_to_login(back)
-    asset = asset_get(user=request.user, namespace=namespace, name=name)
+def _workflow_action(action: Callable[[HttpRequest, Asset], None]) -> Callable[..., HttpResponse]:
+    """A POST on a workflow page: sign-in required, the asset looked up through the scoped
+    selector, then back to the workflow page. ``action`` does the one thing that differs."""
+
+    @require_POST
+    @domain_errors
+    @wraps(action)
+    def view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+        back = _workflow_url(namespace, name)
+        if not request.user.is_authenticated:
+            return redirect_to_login(back)
+        action(request, asset_get(user=request.user, namespace=namespace, name=name))
+        return redirect(back)
+
+    return view
+
+
+@_workflow_action
+def subscribe(request: HttpRequest, asset: Asset) -> None:
     pin = (request.POST.get("pin") or "").strip() or None
     try:
         subscription_set(user=request.user, asset=asset, pin=pin)
@@ -48,32 +64,19 @@ def subscribe(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     else:
         where = f"pinned to {pin}" if pin else "following the latest version"
         messages.success(request, f"Subscribed to {asset.full_name}, {where}.")
-    return redirect(back)
 
 
-@require_POST
-@domain_errors
-def unsubscribe(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
-    back = _workflow_url(namespace, name)
-    if not request.user.is_authenticated:
-        return redirect_to_login(back)
-    asset = asset_get(user=request.user, namespace=namespace, name=name)
+@_workflow_action
+def unsubscribe(request: HttpRequest, asset: Asset) -> None:
     if subscription_delete(user=request.user, asset=asset):
         messages.success(request, f"Unsubscribed from {asset.full_name}.")
     else:
         messages.info(request, f"You were not subscribed to {asset.full_name}.")
-    return redirect(back)
 
 
-@require_POST
-@domain_errors
-def star(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
-    back = _workflow_url(namespace, name)
-    if not request.user.is_authenticated:
-        return redirect_to_login(back)
-    asset = asset_get(user=request.user, namespace=namespace, name=name)
+@_workflow_action
+def star(request: HttpRequest, asset: Asset) -> None:
     if request.POST.get("action") == "unstar":
         star_delete(user=request.user, asset=asset)
     else:
         star_set(user=request.user, asset=asset)
-    return redirect(back)
