@@ -34,6 +34,10 @@ class Run(models.Model):
         "registry.AssetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
     )
     experiment = models.ForeignKey(Experiment, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    # Set on a child run started by a sub-workflow step of another run.
+    parent_step = models.ForeignKey(
+        "runs.StepRun", null=True, blank=True, on_delete=models.CASCADE, related_name="child_runs"
+    )
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     error = models.TextField(blank=True)
@@ -85,6 +89,8 @@ class StepRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # The step's resource class ("cpu", "gpu", "highmem", ...); each maps to a Celery queue.
+    resource_class = models.CharField(max_length=32, blank=True, default="")
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     # name -> {"key", "size", "sha256"} and "value" when the output is a JSON scalar
@@ -127,6 +133,9 @@ class Metric(models.Model):
     step = models.BigIntegerField(default=0)
     value = models.FloatField()
     timestamp_ms = models.BigIntegerField()
+    # The StepRun whose subprocess logged the point (None for SDK-tracked runs). A step
+    # executed again after its worker died drops the points of its earlier attempt.
+    origin = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["run", "key", "step"], name="metric_run_key_step")]
@@ -190,3 +199,28 @@ class IngestBatch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "batch_id"], name="unique_ingest_batch")]
+
+
+class WorkerNode(models.Model):
+    """A live Celery worker process, as it last reported itself: which queues (resource
+    classes) it serves. A step whose class no live worker serves waits, and says why."""
+
+    name = models.CharField(max_length=200, unique=True)
+    hostname = models.CharField(max_length=200)
+    queues = models.JSONField(default=list)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(db_index=True)
+
+
+class StepLogChunk(models.Model):
+    """Log bytes shipped by the worker while a step runs, so the run page can stream them.
+    The whole log goes to storage when the step ends, and these rows are then deleted."""
+
+    step = models.ForeignKey(StepRun, on_delete=models.CASCADE, related_name="log_chunks")
+    attempt = models.PositiveIntegerField()
+    offset = models.BigIntegerField()
+    data = models.TextField()
+
+    class Meta:
+        indexes = [models.Index(fields=["step", "attempt", "offset"], name="steplog_step_offset")]
+        ordering = ["offset"]

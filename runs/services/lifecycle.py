@@ -16,6 +16,7 @@ from registry.models import AssetVersion
 
 from ..models import Run, RunStatus, StepRun, StepStatus
 from .cache import step_cache_key, step_cache_source
+from .dispatch import step_dispatch
 from .gates import step_gate
 
 BLOCKING = {StepStatus.FAILED, StepStatus.STOPPED, StepStatus.SKIPPED}
@@ -80,8 +81,6 @@ def run_advance(*, run_id: int) -> list[int]:
 
     Returns the ids of the steps it dispatched.
     """
-    from ..tasks import step_execute_task
-
     with transaction.atomic():
         # of=("self",): asset_version is nullable, and PostgreSQL cannot lock the outer side of a join.
         run = Run.objects.select_for_update(of=("self",)).select_related("asset_version").filter(pk=run_id).first()
@@ -90,7 +89,7 @@ def run_advance(*, run_id: int) -> list[int]:
         steps = {s.name: s for s in run.steps.all()}
         specs = _spec_steps(run)
         now = timezone.now()
-        dispatched: list[int] = []
+        dispatched: list[StepRun] = []
         for step in sorted(steps.values(), key=lambda s: s.position):
             if step.status != StepStatus.PENDING:
                 continue
@@ -109,15 +108,15 @@ def run_advance(*, run_id: int) -> list[int]:
                     continue  # skipped by its gate, failed gate, or a cache hit
                 step.status, step.queued_at = StepStatus.QUEUED, now
                 step.save(update_fields=["status", "queued_at", "gate", "cache_key"])
-                dispatched.append(step.pk)
+                dispatched.append(step)
         if dispatched and run.status == RunStatus.QUEUED:
             run.status, run.started_at = RunStatus.RUNNING, run.started_at or now
             run.save(update_fields=["status", "started_at"])
         if all(s.status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.STOPPED) for s in steps.values()):
             _finish(run, list(steps.values()), now)
-        for step_id in dispatched:
-            step_execute_task.delay_on_commit(step_id)
-    return dispatched
+        for step in dispatched:
+            step_dispatch(step, specs[step.name])
+    return [step.pk for step in dispatched]
 
 
 def _settle_before_queueing(run: Run, step: StepRun, spec: dict, steps: dict[str, StepRun], now) -> bool:
