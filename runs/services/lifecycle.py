@@ -15,6 +15,7 @@ from flowdeck.spec import SpecError, resolve_params, topo_order
 from registry.models import AssetVersion
 
 from ..models import Run, RunStatus, StepRun, StepStatus
+from ..signals import run_finished
 from .cache import step_cache_key, step_cache_source
 from .dispatch import step_dispatch
 from .gates import step_gate
@@ -167,6 +168,8 @@ def _finish(run: Run, steps: list[StepRun], now) -> None:
     run.finished_at = now
     run.save(update_fields=["status", "error", "started_at", "finished_at"])
     tokens_revoke_for_run(run_id=run.pk)
+    run_id = run.pk
+    transaction.on_commit(lambda: run_finished.send(sender=Run, run_id=run_id))
 
 
 def run_stop(*, user: AbstractBaseUser, run: Run) -> Run:
