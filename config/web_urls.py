@@ -6,6 +6,7 @@ from accounts import views as account_views
 from gallery import views as gallery_views
 from notifications import views as notification_views
 from registry import views as registry_views
+from registry import views_fork as registry_fork_views
 from runs import views as run_views
 
 gallery_urls = (
@@ -22,6 +23,7 @@ registry_urls = (
     [
         path("w/<slug:namespace>/<str:name>/", registry_views.workflow_detail, name="workflow"),
         path("w/<slug:namespace>/<str:name>/diff", registry_views.version_diff_page, name="diff"),
+        path("w/<slug:namespace>/<str:name>/fork", registry_fork_views.fork_view, name="fork"),
         path("w/<slug:namespace>/<str:name>/versions/<str:version>/yank", registry_views.version_yank_view,
              name="yank"),
     ],

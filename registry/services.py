@@ -136,11 +136,14 @@ def _version_record(
         if version is None:
             version = f"{latest.major}.{latest.minor}.{latest.patch + 1}" if latest else "1.0.0"
         numbers = parse_semver(version)
-        if asset.versions.filter(version=version).exists():
-            raise Conflict(f"{asset.full_name}@{version} already exists; versions are immutable.", field="version")
+        # Equal counts as lower (issue 4's bad-input table): 400 naming the latest, also when
+        # the number is taken; versions are immutable, so the fix is always a higher number.
         if latest and numbers <= (latest.major, latest.minor, latest.patch):
+            taken = " already exists and" if asset.versions.filter(version=version).exists() else ""
             raise InvalidInput(
-                f"Version {version} must be greater than the latest, {latest.version}.", field="version"
+                f"Version {version}{taken} must be greater than the latest, {latest.version}; "
+                "published versions are immutable.",
+                field="version",
             )
         try:
             with transaction.atomic():

@@ -9,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import can_change_asset
+from accounts.access import can_change_asset, writable_teams
 from core.errors import FlowdeckError
 from core.views import domain_errors
 from gallery.selectors import star_count, star_for, subscription_for
 from runs.forms import RunStartForm
+from runs.models import Run
 
 from .dag import dag_svg
 from .diff import diff_versions_pick, version_diff
@@ -62,6 +63,8 @@ def workflow_page(
         "n_stars": star_count(asset=asset),
         "starred": star_for(user=request.user, asset=asset),
         "forked_from": _forked_from(request, version),
+        "fork_namespaces": writable_teams(request.user),
+        "n_runs": Run.objects.filter(asset_version__asset=asset).count(),
         "run_form": run_form or RunStartForm(spec.get("params") or []),
     }
     return render(request, "registry/workflow_detail.html", context, status=status)

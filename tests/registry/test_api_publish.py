@@ -131,11 +131,19 @@ def test_it_names_a_parameter_whose_default_does_not_fit(client, param):
     assert not AssetVersion.objects.exists()
 
 
-def test_it_refuses_to_republish_a_version(client):
+def test_it_refuses_to_republish_the_latest_version_naming_it(client):
     assert post_publish(client, version="1.0.0").status_code == 201
-    error = assert_error(post_publish(client, version="1.0.0"), 409, "conflict", "version")
-    assert "1.0.0" in error["message"]
+    error = assert_error(post_publish(client, version="1.0.0"), 400, "invalid", "version")
+    assert "1.0.0 already exists" in error["message"] and "the latest, 1.0.0" in error["message"]
     assert AssetVersion.objects.count() == 1
+
+
+def test_it_refuses_an_older_existing_version_naming_the_latest(client):
+    assert post_publish(client, version="1.0.0").status_code == 201
+    assert post_publish(client, version="1.1.0").status_code == 201
+    error = assert_error(post_publish(client, version="1.0.0"), 400, "invalid", "version")
+    assert "the latest, 1.1.0" in error["message"]
+    assert AssetVersion.objects.count() == 2
 
 
 def test_it_refuses_a_version_lower_than_the_latest(client):
