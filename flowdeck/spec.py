@@ -20,6 +20,10 @@ STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 WORKFLOW_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 FN_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# A step's resource class names the kind of worker it needs; each class is a Celery queue
+# on the server (see runs/routing.py), so the name is kept short and queue-safe.
+DEFAULT_RESOURCE_CLASS = "cpu"
+RESOURCE_CLASS = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _MISSING = object()
 
 
@@ -280,6 +284,15 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
     timeout_s = raw.get("timeout_s")
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0):
         raise SpecError(f"Step '{name}' timeout_s must be a positive number.", f"{field}.timeout_s")
+    resources = raw.get("resources")
+    if resources is None:
+        resources = DEFAULT_RESOURCE_CLASS
+    if not isinstance(resources, str) or not RESOURCE_CLASS.match(resources):
+        raise SpecError(
+            f"Step '{name}' resources must name a resource class such as 'cpu', 'gpu' or 'highmem' "
+            f"(a lowercase letter, then lowercase letters, digits or '_', at most 32 characters); got {resources!r}.",
+            f"{field}.resources",
+        )
     when = raw.get("when")
     if when is not None:
         if not isinstance(when, str) or not when.strip():
@@ -297,6 +310,7 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
         "retries": retries,
         "timeout_s": timeout_s,
         "cache": bool(raw.get("cache", False)),
+        "resources": resources,
         "when": when,
         "description": str(raw.get("description") or ""),
     }

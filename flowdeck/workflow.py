@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorkflowError
-from .spec import PARAM_TYPES, SpecError, ancestors, validate_param, validate_spec
+from .spec import DEFAULT_RESOURCE_CLASS, PARAM_TYPES, SpecError, ancestors, validate_param, validate_spec
 
 _PY_TYPES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "json"}
 
@@ -55,7 +55,7 @@ class Step:
 
     def __init__(self, fn: Callable, *, name: str, depends_on: list[str], outputs: list[str],
                  inputs: dict[str, str], retries: int, timeout_s: float | None, cache: bool,
-                 when: str | None = None) -> None:
+                 when: str | None = None, resources: str = DEFAULT_RESOURCE_CLASS) -> None:
         self.fn = fn
         self.name = name
         self.depends_on = depends_on
@@ -65,6 +65,7 @@ class Step:
         self.timeout_s = timeout_s
         self.cache = cache
         self.when = when
+        self.resources = resources
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -110,6 +111,7 @@ class Workflow:
         timeout_s: float | None = None,
         cache: bool = False,
         when: str | None = None,
+        resources: str = DEFAULT_RESOURCE_CLASS,
     ):
         """Decorator that adds a step. Function arguments are bound by name to parameters
         or to outputs of upstream steps; ``inputs`` binds them explicitly
@@ -118,7 +120,9 @@ class Workflow:
         ``when`` is a quality gate, e.g. ``"evaluate.metrics.accuracy >= params.min_accuracy"``:
         the step runs only if it holds, else it and everything after it are skipped.
         ``cache=True`` reuses the outputs of an earlier run of this step with the same code
-        and inputs."""
+        and inputs. ``resources`` names the kind of worker the step needs on the server
+        (``"cpu"``, the default, ``"gpu"``, ``"highmem"`` or a class of your own); it waits
+        until a worker serving that class is free. Local runs ignore it."""
 
         def decorate(func: Callable) -> Step:
             step_name = name or func.__name__
@@ -133,7 +137,7 @@ class Workflow:
                 raise WorkflowError(f"Step '{step_name}' is declared twice.", f"steps.{step_name}")
             step = Step(func, name=step_name, depends_on=deps, outputs=list(outputs),
                         inputs=self._bind(step_name, func, deps, dict(inputs or {})),
-                        retries=retries, timeout_s=timeout_s, cache=cache, when=when)
+                        retries=retries, timeout_s=timeout_s, cache=cache, when=when, resources=resources)
             self.steps[step_name] = step
             self._check(step_name)
             return step
@@ -196,7 +200,7 @@ class Workflow:
                 {
                     "name": s.name, "fn": ref(s), "depends_on": s.depends_on, "inputs": s.inputs,
                     "outputs": s.outputs, "retries": s.retries, "timeout_s": s.timeout_s, "cache": s.cache,
-                    "when": s.when, "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
+                    "resources": s.resources, "when": s.when, "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
                 }
                 for s in self.steps.values()
             ],

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 from ..models import StepRun
+from ..routing import step_queue
 
 
 def step_dispatch(step: StepRun, spec: dict) -> None:
     from ..tasks import step_execute_task
 
-    step_execute_task.delay_on_commit(step.pk)
+    # The queue of the step's resource class: only workers serving that class take it.
+    step_execute_task.apply_async_on_commit((step.pk,), queue=step_queue(step))

@@ -15,6 +15,7 @@ from flowdeck.spec import SpecError, resolve_params, topo_order
 from registry.models import AssetVersion
 
 from ..models import Run, RunStatus, StepRun, StepStatus
+from ..routing import spec_resource_classes
 from ..signals import run_finished
 from .cache import step_cache_key, step_cache_source
 from .dispatch import step_dispatch
@@ -61,8 +62,10 @@ def run_start(
             asset_version=version,
             params=values,
         )
+        classes = spec_resource_classes(version.spec)
         StepRun.objects.bulk_create(
-            StepRun(run=run, name=step_name, position=i) for i, step_name in enumerate(order)
+            StepRun(run=run, name=step_name, position=i, resource_class=classes[step_name])
+            for i, step_name in enumerate(order)
         )
         from ..tasks import run_advance_task
 

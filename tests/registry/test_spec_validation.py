@@ -24,7 +24,7 @@ def test_it_normalises_a_valid_spec():
     assert [s["name"] for s in clean["steps"]] == ["a", "b", "c"]
     assert clean["steps"][0] == {
         "name": "a", "fn": "workflow:a", "depends_on": [], "inputs": {}, "outputs": ["x"],
-        "retries": 0, "timeout_s": None, "cache": False, "when": None, "description": "",
+        "retries": 0, "timeout_s": None, "cache": False, "resources": "cpu", "when": None, "description": "",
     }
     assert clean["params"][0]["default"] == 3 and clean["params"][0]["required"] is False
 
