@@ -125,6 +125,18 @@ def cmd_yank(args) -> int:
     return 0
 
 
+def cmd_deprecate(args) -> int:
+    ref = f"{args.workflow}@{args.version}" if args.version else args.workflow
+    with _client(args) as client:
+        body = client.version_deprecate(ref, successor=args.successor, message=args.message or "")
+    if args.json:
+        _emit(args, body)
+    else:
+        print(f"Deprecated {body['asset']}@{body['version']}" + (f"; use {body['successor']} instead." if body["successor"] else ".")
+              + " It can still be run.")
+    return 0
+
+
 def _version_state(v: dict) -> str:
     states = []
     if v.get("yanked"):
@@ -360,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="why (shown next to the version)")
     p.add_argument("--undo", action="store_true", help="unyank instead")
     p.set_defaults(func=cmd_yank)
+
+    p = sub.add_parser("deprecate", parents=[common], help="deprecate a version, pointing at its successor")
+    p.add_argument("workflow", help="namespace/name VERSION, or namespace/name@version")
+    p.add_argument("version", nargs="?", help="the version to deprecate")
+    p.add_argument("--successor", help="the version to use instead: 1.2.0, or namespace/name@1.2.0")
+    p.add_argument("--message", help="shown next to the version")
+    p.set_defaults(func=cmd_deprecate)
 
     p = sub.add_parser("versions", parents=[common], help="list a workflow's versions")
     p.add_argument("workflow", help="namespace/name")

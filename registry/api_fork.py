@@ -15,8 +15,18 @@ class ForkIn(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, help_text="Default: the same name.")
 
 
+class ForkOut(VersionDetailOut):
+    forked_from = serializers.SerializerMethodField(help_text="The version this one was copied from, ns/name@version.")
+
+    class Meta(VersionDetailOut.Meta):
+        fields = VersionDetailOut.Meta.fields + ["forked_from"]
+
+    def get_forked_from(self, obj) -> str | None:
+        return str(obj.forked_from) if obj.forked_from_id else None
+
+
 class ForkApi(APIView):
-    @extend_schema(request=ForkIn, responses={201: VersionDetailOut}, summary="Fork a workflow version")
+    @extend_schema(request=ForkIn, responses={201: ForkOut}, summary="Fork a workflow version")
     def post(self, request, namespace: str, name: str):
         data = ForkIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -29,6 +39,4 @@ class ForkApi(APIView):
             namespace=v.get("namespace") or None,
             name=v.get("name") or None,
         )
-        body = VersionDetailOut(forked).data
-        body["forked_from"] = str(forked.forked_from)
-        return Response(body, status=201)
+        return Response(ForkOut(forked).data, status=201)
