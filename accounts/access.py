@@ -11,6 +11,8 @@ Rules:
   by editors and admins of its namespace. An experiment is visible to members of its
   namespace; tracking runs into one needs the editor or admin role there.
 - A run-scoped token (given to step subprocesses) may log to its own run and nothing else.
+- Schedules and triggers are seen by the members of the namespace their runs go to, and
+  managed by those who may start runs there (editors and admins).
 """
 from __future__ import annotations
 
@@ -83,6 +85,19 @@ def require_asset_write(user: AbstractBaseUser | AnonymousUser, asset, *, what: 
 
 def can_change_run(user: AbstractBaseUser, run) -> bool:
     return run.created_by_id == user.pk or role_in(user, run.namespace) in WRITE_ROLES
+
+
+def automation_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """A filter on Schedule and Trigger: every member of their namespace sees them, viewers too."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return Q(namespace_id__in=_member_team_ids(user))
+
+
+def can_manage_automation(user: AbstractBaseUser | AnonymousUser, obj) -> bool:
+    """A schedule or trigger starts runs in its namespace, so changing one takes the role
+    that starting runs there takes."""
+    return role_in(user, obj.namespace) in WRITE_ROLES
 
 
 def token_is_run_scoped(token: ApiToken | None) -> bool:

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "gallery",
     "runs",
     "notifications",
+    "django_celery_beat",
+    "automation",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +169,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "flowdeck"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# Beat reads its entries from the database (automation's schedules), and copies the static
+# CELERY_BEAT_SCHEDULE entries there on start, so both kinds run side by side.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- Flowdeck ------------------------------------------------------------------------------
 # The URL that step subprocesses on workers use to reach the API with their run token.
