@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts.api import MeApi, TokenLoginApi
+from automation import api as automation_api
 from gallery.api import GalleryListApi, StarApi, SubscriptionApi
 from notifications.api import NotificationsApi, NotificationsReadApi
 from registry.api import (
@@ -50,4 +51,11 @@ urlpatterns = [
          name="artifact-multipart-abort"),
     path("runs/<int:run_id>/artifacts/content/<path:path>", runs_api.ArtifactContentApi.as_view(), name="artifact-content"),
     path("runs/<int:run_id>/steps/<str:step>/log", runs_api.StepLogApi.as_view(), name="step-log"),
+    path("schedules", automation_api.SchedulesApi.as_view(), name="schedules"),
+    path("schedules/<int:schedule_id>", automation_api.ScheduleDetailApi.as_view(), name="schedule"),
+    path("schedules/<int:schedule_id>/pause", automation_api.SchedulePauseApi.as_view(), name="schedule-pause"),
+    path("schedules/<int:schedule_id>/resume", automation_api.ScheduleResumeApi.as_view(), name="schedule-resume"),
+    path("triggers", automation_api.TriggersApi.as_view(), name="triggers"),
+    path("triggers/<int:trigger_id>", automation_api.TriggerDetailApi.as_view(), name="trigger"),
+    path("hooks/<str:key>", automation_api.HookApi.as_view(), name="hook"),
 ]
