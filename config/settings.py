@@ -71,7 +71,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'flowdeck.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; IMMEDIATE avoids
     # "database is locked" upgrades from read to write transactions.
@@ -172,6 +172,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Beat reads its entries from the database (automation's schedules), and copies the static
 # CELERY_BEAT_SCHEDULE entries there on start, so both kinds run side by side.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Static periodic tasks; beat (DatabaseScheduler) runs them beside the schedules users make.
+CELERY_BEAT_SCHEDULE = {
+    "flowdeck-steps-reap": {
+        "task": "flowdeck.steps_reap",
+        "schedule": float(env_int("FLOWDECK_REAPER_INTERVAL_S", 15)),
+    },
+}
 
 # --- Flowdeck ------------------------------------------------------------------------------
 # The URL that step subprocesses on workers use to reach the API with their run token.
@@ -180,7 +187,26 @@ FLOWDECK_WORKER_CACHE = Path(env_str("FLOWDECK_WORKER_CACHE", str(DATA_DIR / "wo
 FLOWDECK_MAX_BUNDLE_BYTES = env_int("FLOWDECK_MAX_BUNDLE_BYTES", 50 * 1024 * 1024)
 FLOWDECK_MAX_README_BYTES = env_int("FLOWDECK_MAX_README_BYTES", 256 * 1024)
 FLOWDECK_STEP_TIMEOUT_S = env_int("FLOWDECK_STEP_TIMEOUT_S", 6 * 3600)
+# How much of a running step's log the worker ships live to the run page (per attempt);
+# past it the live view says so, and the whole log is in storage once the step ends.
+FLOWDECK_LIVE_LOG_MAX_BYTES = env_int("FLOWDECK_LIVE_LOG_MAX_BYTES", 2 * 1024 * 1024)
+# Engine: how steps start, what they may use, and how lost work is found again.
+FLOWDECK_STEP_LAUNCHER = env_str("FLOWDECK_STEP_LAUNCHER", "forkserver")  # or "spawn"
+FLOWDECK_FORKSERVER_PRELOAD = env_str("FLOWDECK_FORKSERVER_PRELOAD", "")  # e.g. "numpy,pandas"
+FLOWDECK_STEP_MEMORY_MB = env_int("FLOWDECK_STEP_MEMORY_MB", 0)  # RLIMIT_AS per step; 0 = none
+FLOWDECK_STEP_CPU_S = env_int("FLOWDECK_STEP_CPU_S", 0)  # RLIMIT_CPU per step; 0 = none
+FLOWDECK_HEARTBEAT_S = env_int("FLOWDECK_HEARTBEAT_S", 5)
+FLOWDECK_HEARTBEAT_TIMEOUT_S = env_int("FLOWDECK_HEARTBEAT_TIMEOUT_S", 60)
+FLOWDECK_REDISPATCH_S = env_int("FLOWDECK_REDISPATCH_S", 300)
 FLOWDECK_SIGNUP_ENABLED = env_bool("FLOWDECK_SIGNUP_ENABLED", True)
+# The worker registry (runs/worker_registry.py): workers refresh their row every HEARTBEAT_S;
+# one not seen for STALE_S no longer counts as serving its queues, and after FORGET_S its
+# row is deleted. WORKER_QUEUES: the resource classes (or queue names) the worker that
+# `make run` starts serves; cpu is the default queue, X is queue flowdeck.X (runs/routing.py).
+FLOWDECK_WORKER_HEARTBEAT_S = env_int("FLOWDECK_WORKER_HEARTBEAT_S", 10)
+FLOWDECK_WORKER_STALE_S = env_int("FLOWDECK_WORKER_STALE_S", 30)
+FLOWDECK_WORKER_FORGET_S = env_int("FLOWDECK_WORKER_FORGET_S", 24 * 3600)
+FLOWDECK_WORKER_QUEUES = env_list("FLOWDECK_WORKER_QUEUES", ["cpu", "gpu", "highmem"])
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

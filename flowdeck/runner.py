@@ -24,6 +24,21 @@ def _load_function(bundle: str, ref: str):
     return getattr(target, "fn", target)  # a @wf.step function is wrapped in a Step
 
 
+def apply_limits(limits: dict) -> None:
+    """Lower this process's memory and CPU limits (RLIMIT_AS, RLIMIT_CPU) before any step
+    code runs. Both limits are hard: the step cannot raise them again."""
+    import resource
+
+    memory_mb = limits.get("memory_mb")
+    if memory_mb:
+        size = int(memory_mb) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    cpu_s = limits.get("cpu_s")
+    if cpu_s:
+        seconds = max(1, int(cpu_s))
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))  # SIGXCPU, then SIGKILL
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     workdir = Path(argv[0])
@@ -40,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     sink = HttpSink(client, manifest["run_id"])
     code = 0
     try:
+        apply_limits(manifest.get("limits") or {})
         fn = _load_function(manifest["bundle"], manifest["fn"])
         kwargs = dict(manifest["args"])
         for arg, rel in manifest["input_files"].items():

@@ -1,4 +1,5 @@
 from django.http import FileResponse, HttpResponseRedirect
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -11,6 +12,7 @@ from core import storage
 from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
 
+from .log_selectors import step_log_read
 from .selectors import experiment_list, metric_history, run_get, run_get_for_logging, run_list, step_get, step_log
 from .serializers import (
     ArtifactOut,
@@ -29,6 +31,7 @@ from .serializers import (
 )
 from .services.lifecycle import run_start, run_stop
 from .services.operations import run_copy, run_delete, run_retry
+from .services.partial import run_start_partial
 from .services.tracked import run_create_tracked, run_end
 from .services.tracking import (
     artifact_commit,
@@ -61,18 +64,21 @@ class RunsApi(APIView):
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(RunOut(page, many=True).data)
 
-    @extend_schema(request=RunStartIn, responses={201: RunDetailOut}, summary="Start a run of a published workflow")
+    @extend_schema(request=RunStartIn, responses={201: RunDetailOut}, summary="Start a run of a published workflow",
+                   description="With `steps` and `source_run`, a partial run: only the chosen steps run.")
     def post(self, request):
         data = RunStartIn(data=request.data)
         data.is_valid(raise_exception=True)
-        namespace, name, version = parse_asset_ref(data.validated_data["workflow"])
+        v = data.validated_data
+        namespace, name, version = parse_asset_ref(v["workflow"])
         asset = asset_get(user=request.user, namespace=namespace, name=name)
-        run = run_start(
-            user=request.user,
-            version=version_get(asset=asset, version=version),
-            params=data.validated_data["params"],
-            name=data.validated_data["name"],
-        )
+        found = version_get(asset=asset, version=version)
+        if "steps" in v or "source_run" in v:
+            source = run_get(user=request.user, run_id=v["source_run"]) if "source_run" in v else None
+            run = run_start_partial(user=request.user, version=found, steps=v.get("steps"), source_run=source,
+                                    params=v["params"], name=v["name"])
+        else:
+            run = run_start(user=request.user, version=found, params=v["params"], name=v["name"])
         return Response(RunDetailOut(run).data, status=201)
 
 
@@ -87,12 +93,21 @@ class RunDetailApi(APIView):
         return Response({"deleted": run_id, "files_removed": removed})
 
 
+class RunRetryIn(serializers.Serializer):
+    params = serializers.JSONField(required=False, help_text="Edits of the run's parameters, checked as on start.")
+
+
 class RunRetryApi(APIView):
     required_scope = "run"
 
-    @extend_schema(request=None, responses=RunDetailOut, summary="Retry the failed part of a run, reusing succeeded steps")
+    @extend_schema(request=RunRetryIn, responses=RunDetailOut, summary="Retry the failed part of a run, reusing succeeded steps",
+                   description="With `params`, the run's parameters are edited first and the steps that read a "
+                               "changed one (and everything downstream) run again too.")
     def post(self, request, run_id: int):
-        run = run_retry(user=request.user, run=run_get(user=request.user, run_id=run_id))
+        data = RunRetryIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = run_retry(user=request.user, run=run_get(user=request.user, run_id=run_id),
+                        params=data.validated_data.get("params") or None)
         return Response(RunDetailOut(run).data)
 
 
@@ -185,6 +200,7 @@ class LogBatchApi(APIView):
             params=body.get("params") or {},
             tags=body.get("tags") or {},
             batch_id=body.get("batch_id") or None,
+            origin=getattr(_token(request), "step_run_id", None),
         )
         return Response({"stored": stored})
 
@@ -321,9 +337,36 @@ def artifact_response(run, path: str):
     return FileResponse(storage.open_read(key), as_attachment=True, filename=filename)
 
 
+def _offset_param(request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidInput(f"'{name}' must be a whole number of at least 0, got {raw!r}.", field=name)
+    return value
+
+
 class StepLogApi(APIView):
-    @extend_schema(responses={(200, "text/plain"): str}, summary="The tail of a step's log")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("offset", int, description="Follow the log: the text after this byte, "
+                             "as {text, next_offset, complete, start, truncated, attempt, status}."),
+            OpenApiParameter("attempt", int, description="The attempt the offset belongs to; another "
+                             "attempt starts again at 0."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="A step's log: its tail, or with ?offset= the text that follows a byte offset",
+    )
     def get(self, request, run_id: int, step: str):
         run = run_get(user=request.user, run_id=run_id)
-        text, cut = step_log(step=step_get(run=run, name=step))
-        return Response({"step": step, "log": text, "truncated": cut})
+        step_run = step_get(run=run, name=step)
+        offset = _offset_param(request, "offset")
+        if offset is None:
+            text, cut = step_log(step=step_run)
+            return Response({"step": step, "log": text, "truncated": cut})
+        read = step_log_read(step=step_run, offset=offset, attempt=_offset_param(request, "attempt"))
+        return Response({"step": step, **read})

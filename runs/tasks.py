@@ -3,6 +3,8 @@ from core.tasks import flowdeck_task
 
 from .services.execute import step_execute
 from .services.lifecycle import run_advance
+from .services.subruns import subrun_finished
+from .services.reaper import steps_reap
 
 
 @flowdeck_task("flowdeck.run_advance")
@@ -10,6 +12,16 @@ def run_advance_task(run_id: int) -> None:
     run_advance(run_id=run_id)
 
 
+@flowdeck_task("flowdeck.subrun_finished")
+def subrun_finished_task(run_id: int) -> None:
+    subrun_finished(child_run_id=run_id)
+
+
 @flowdeck_task("flowdeck.step_execute")
 def step_execute_task(step_run_id: int) -> None:
     step_execute(step_run_id=step_run_id)
+
+
+@flowdeck_task("flowdeck.steps_reap", max_retries=0)
+def steps_reap_task() -> None:
+    steps_reap()

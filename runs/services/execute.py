@@ -11,10 +11,7 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,13 +25,14 @@ from core import storage
 from flowdeck.gates import NOT_SCALAR, SCALAR_MAX_CHARS, json_scalar
 
 from ..bundle_cache import bundle_dir
+from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from .lifecycle import run_advance
+from .logs import log_chunks_clear, log_ship
+from .reaper import forget_attempt, takeover_dead_local
 
 log = logging.getLogger(__name__)
-HEARTBEAT_S = 5.0
-POLL_S = 0.2
-KILL_GRACE_S = 2.0
+WATCH_S = 1.0  # how often a running step's log is shipped and a stop request looked for
 
 
 class StepFailure(Exception):
@@ -63,10 +61,12 @@ def claim(step_run_id: int) -> bool:
 
 
 def step_execute(*, step_run_id: int) -> None:
-    if not claim(step_run_id):
+    if not claim(step_run_id) and not takeover_dead_local(step_run_id, worker_name()):
         return
     step = StepRun.objects.select_related("run__asset_version", "run__created_by").get(pk=step_run_id)
     run = step.run
+    if step.attempt > 1:
+        forget_attempt(step)  # points logged by an attempt that died, and its token
     Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING, started_at=timezone.now())
     spec = next(s for s in run.asset_version.spec["steps"] if s["name"] == step.name)
     workdir = Path(tempfile.mkdtemp(prefix=f"flowdeck-{run.pk}-{step.name}-"))
@@ -77,7 +77,7 @@ def step_execute(*, step_run_id: int) -> None:
     try:
         bundle = bundle_dir(run.asset_version.bundle_digest)
         _prepare(workdir, bundle, run, step, spec)
-        token, plaintext = token_create_for_run(user=run.created_by, run_id=run.pk)
+        token, plaintext = token_create_for_run(user=run.created_by, run_id=run.pk, step_run_id=step.pk)
         exit_code, stopped, timed_out = _run_subprocess(workdir, log_path, step, spec, plaintext)
         if stopped:
             status, error = StepStatus.STOPPED, "Stopped by request."
@@ -99,6 +99,7 @@ def step_execute(*, step_run_id: int) -> None:
         if token is not None:
             token_revoke(token=token)
     log_key, log_size = _store_log(log_path, run, step)
+    log_chunks_clear(step_id=step.pk)
     shutil.rmtree(workdir, ignore_errors=True)
     _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
 
@@ -107,7 +108,8 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -
     (workdir / "inputs").mkdir()
     (workdir / "outputs").mkdir()
     (workdir / "scratch").mkdir()
-    siblings = {s.name: s for s in run.steps.all()}
+    upstream = {ref.partition(".")[0] for ref in spec["inputs"].values()} - {"params"}
+    siblings = {s.name: s for s in run.steps.filter(name__in=upstream)} if upstream else {}
     args: dict = {}
     input_files: dict[str, str] = {}
     for arg, ref in spec["inputs"].items():
@@ -135,19 +137,23 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -
         "args": args,
         "input_files": input_files,
         "outputs": spec["outputs"],
+        "limits": step_limits(spec),
     }
     (workdir / "step.json").write_text(json.dumps(manifest))
+
+
+def step_limits(spec: dict) -> dict:
+    """Memory and CPU limits for the step: its own, else the worker's defaults (0 = none)."""
+    return {
+        "memory_mb": spec.get("memory_mb") or settings.FLOWDECK_STEP_MEMORY_MB or None,
+        "cpu_s": spec.get("cpu_s") or settings.FLOWDECK_STEP_CPU_S or None,
+    }
 
 
 def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> dict[str, str]:
     """Everything the step subprocess may know. Nothing from the worker's own environment."""
     return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(workdir / "scratch"),
-        "TMPDIR": str(workdir / "scratch"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
+        **base_environment(str(workdir / "scratch")),
         "FLOWDECK_URL": settings.FLOWDECK_INTERNAL_URL,
         "FLOWDECK_TOKEN": token,
         "FLOWDECK_RUN_ID": str(run_id),
@@ -156,50 +162,34 @@ def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> 
 
 
 def _run_subprocess(workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str) -> tuple[int | None, bool, bool]:
-    """Run the step; heartbeat; kill it on stop or timeout. Returns (exit code, stopped, timed out)."""
+    """Run the step; ship its log, heartbeat, and kill it on stop or timeout.
+    Returns (exit code, stopped, timed out)."""
     timeout = float(spec.get("timeout_s") or settings.FLOWDECK_STEP_TIMEOUT_S)
     env = step_environment(workdir, token, step.run_id, step.name)
-    with open(log_path, "ab") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flowdeck.runner", str(workdir)],
-            cwd=workdir / "scratch",
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so a kill reaches its children
-        )
-        started = time.monotonic()
-        last_beat = started
-        stopped = timed_out = False
-        while True:
-            try:
-                return_code = proc.wait(timeout=POLL_S)
-                return return_code, stopped, timed_out
-            except subprocess.TimeoutExpired:
-                pass
-            now = time.monotonic()
-            if now - started > timeout:
-                timed_out = True
-                _kill(proc)
+    log_path.touch()
+    proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path)
+    started = last_watch = last_beat = time.monotonic()
+    shipped = 0
+    stopped = timed_out = False
+    while True:
+        return_code = proc.wait(timeout=0.05 if time.monotonic() - started < 1 else 0.2)
+        if return_code is not None:
+            return return_code, stopped, timed_out
+        now = time.monotonic()
+        if now - started > timeout:
+            timed_out = True
+            proc.kill()
+            continue
+        if now - last_watch >= WATCH_S:
+            last_watch = now
+            shipped = log_ship(step_id=step.pk, attempt=step.attempt, path=log_path, offset=shipped)
+            if Run.objects.filter(pk=step.run_id, status=RunStatus.STOPPING).exists():
+                stopped = True
+                proc.kill()
                 continue
-            if now - last_beat >= HEARTBEAT_S:
-                last_beat = now
-                StepRun.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
-                if Run.objects.filter(pk=step.run_id, status=RunStatus.STOPPING).exists():
-                    stopped = True
-                    _kill(proc)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=KILL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        if now - last_beat >= settings.FLOWDECK_HEARTBEAT_S:
+            last_beat = now
+            StepRun.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
 
 
 def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict) -> dict:
@@ -269,7 +259,7 @@ def _record(step: StepRun, spec: dict, status: str, error: str, exit_code, outpu
 
         step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60))
         return
-    run_advance(run_id=step.run_id)
+    run_advance(run_id=step.run_id, finished=step.name)
 
 
 def _last_line(path: Path) -> str:

@@ -55,8 +55,10 @@ def log_batch(
     params: Mapping | None = None,
     tags: Mapping | None = None,
     batch_id: str | None = None,
+    origin: int | None = None,
 ) -> bool:
     """Store a batch. With ``batch_id``, a batch that was already stored is a no-op.
+    ``origin`` is the StepRun whose subprocess sent it (from its token), stored on each point.
 
     Metrics are ``{"key", "value", "step"?, "timestamp"? (ms)}``. Everything is checked
     before anything is written, so a bad batch changes nothing. Returns False for a replay.
@@ -106,7 +108,7 @@ def log_batch(
         for key, value in clean_tags.items():
             RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
         if points:
-            _points_store(run, points)
+            _points_store(run, points, origin)
             _summaries_update(run, points)
     return True
 
@@ -125,7 +127,7 @@ def _run_hold(run: Run) -> None:
             raise NotFound(f"Run {run.pk} was not found.")
 
 
-def _points_store(run: Run, points: list[Point]) -> None:
+def _points_store(run: Run, points: list[Point], origin: int | None = None) -> None:
     if connection.vendor == "postgresql":
         # COPY is several times faster than a multi-row INSERT built by the ORM, which
         # spends most of its time making a model instance and SQL placeholders per point.
@@ -133,19 +135,21 @@ def _points_store(run: Run, points: list[Point]) -> None:
         # and repr() of a finite float reads back exactly.
         table = connection.ops.quote_name(Metric._meta.db_table)
         prefix: dict[str, str] = {}
+        tail = "\\N\n" if origin is None else f"{int(origin)}\n"
         lines = []
         for key, step, value, ts in points:
             head = prefix.get(key)
             if head is None:
                 head = prefix[key] = f"{run.pk}\t{_copy_escape(key)}\t"
-            lines.append(f"{head}{step}\t{value!r}\t{ts}\n")
+            lines.append(f"{head}{step}\t{value!r}\t{ts}\t{tail}")
         with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {table} (run_id, key, step, value, timestamp_ms) FROM STDIN") as copy:
+            columns = "run_id, key, step, value, timestamp_ms, origin"
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for start in range(0, len(lines), 10_000):
                     copy.write("".join(lines[start:start + 10_000]))
         return
     Metric.objects.bulk_create(
-        [Metric(run=run, key=k, step=s, value=v, timestamp_ms=t) for k, s, v, t in points], batch_size=2000
+        [Metric(run=run, key=k, step=s, value=v, timestamp_ms=t, origin=origin) for k, s, v, t in points], batch_size=2000
     )
 
 

@@ -1,0 +1,152 @@
+"""A pre-warmed interpreter that forks step processes: ``python -m flowdeck.forkserver``.
+
+Starting ``python -m flowdeck.runner`` costs 20 ms or more per step (interpreter start and
+imports). The worker instead starts this server once, with the clean step environment
+(no database URL, no storage keys, no Django: nothing secret is ever in its memory), and
+the server forks one child per step. A fork of a warm interpreter starts in about a
+millisecond, and each step still runs in its own process, with its own environment,
+session (process group), log file and resource limits (the runner sets those).
+
+Protocol, one JSON object per line. The worker writes requests on the server's stdin:
+
+    {"workdir": ..., "cwd": ..., "env": {...}, "log": path}
+
+and reads events on its stdout: ``{"pid": n}`` once the child is forked (or
+``{"error": "..."}``), then ``{"exit": n, "code": c}`` when it ends (``c`` is negative
+for a signal, as with subprocess). End of input (the worker exited, even by SIGKILL)
+makes the server kill its children and leave, so no step outlives its worker.
+
+The server is single-threaded: it waits with select() on its stdin and on a wakeup pipe
+written by the SIGCHLD handler, so fork() never copies a lock held by another thread.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import signal
+import sys
+
+# Imported once here so that every child starts with them loaded.
+from . import client, files, gates, local, runner, tracking  # noqa: F401
+
+PRELOAD_ENV = "FLOWDECK_FORKSERVER_PRELOAD"  # extra modules to import, comma-separated
+
+
+def _preload() -> None:
+    for name in filter(None, (m.strip() for m in os.environ.get(PRELOAD_ENV, "").split(","))):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a missing optional library must not stop the server
+            print(f"[flowdeck] fork server could not preload {name}: {exc}", file=sys.stderr, flush=True)
+
+
+def _child(request: dict, keep_open: tuple[int, ...]) -> None:
+    """In the forked child: become the step. Never returns."""
+    code = 1
+    try:
+        os.setsid()
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        for fd in keep_open:
+            os.close(fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        os.close(devnull)
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        import tempfile
+
+        tempfile.tempdir = None  # re-read TMPDIR from the step's environment
+        code = runner.main([request["workdir"]])
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _send(event: dict) -> None:
+    data = (json.dumps(event) + "\n").encode()
+    while data:
+        data = data[os.write(1, data):]
+
+
+def serve() -> int:
+    _preload()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    os.set_blocking(wake_r, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    children: set[int] = set()
+    pending = b""
+    try:
+        while True:
+            try:
+                readable, _, _ = select.select([0, wake_r], [], [])
+            except InterruptedError:
+                readable = [wake_r]
+            if wake_r in readable:
+                try:
+                    os.read(wake_r, 4096)
+                except BlockingIOError:
+                    pass
+                _reap(children)
+            if 0 in readable:
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    return 0  # the worker is gone
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    _start(json.loads(line), children, (wake_r, wake_w))
+    finally:
+        for pid in children:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _start(request: dict, children: set[int], keep_open: tuple[int, ...]) -> None:
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        _send({"error": f"fork failed: {exc}"})
+        return
+    if pid == 0:
+        _child(request, keep_open)
+    children.add(pid)
+    _send({"pid": pid})
+
+
+def _reap(children: set[int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        _send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
