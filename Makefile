@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed bench clean
+.PHONY: run test install migrate seed bench bench-dispatch clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: install
 
 bench: install
 	$(BIN)/python bench/sdk_ingest.py --quick
+
+# Per-step dispatch overhead next to Celery and Prefect 3: PostgreSQL at DATABASE_URL, Redis db 8.
+bench-dispatch: install
+	$(BIN)/python bench/dispatch.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .flowdeck-data .pytest_cache

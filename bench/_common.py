@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def log(message: str) -> None:
@@ -49,3 +53,41 @@ def percentile(samples: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+# Runs argv[2:] in place of itself after asking Linux to SIGTERM it when the bench dies,
+# so a killed bench leaves no server behind (teardown covers the normal exit).
+EXEC_WITH_PARENT_DEATH_SIGNAL = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the bench is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def spawn(argv: list[str], *, env: dict, log_path: Path, cwd: Path = REPO) -> subprocess.Popen:
+    """Start a server or worker in its own process group, its output going to ``log_path``."""
+    fh = open(log_path, "wb")
+    return subprocess.Popen(
+        [sys.executable, "-c", EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), *argv],
+        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: teardown reaches every worker
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group of what ``spawn`` started; SIGKILL it after 15 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass

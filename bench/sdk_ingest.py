@@ -41,26 +41,13 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import ensure_databases, libpq, log, machine, with_database
+from _common import ensure_databases, libpq, log, machine, spawn, stop, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 MLFLOW_VENV = REPO / "bench" / ".venv-mlflow"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 FLOWDECK_DB = "flowdeck_bench"
 MLFLOW_DB = "mlflow_bench"
-
-# Runs argv[2:] in place of itself after asking Linux to SIGTERM it when the bench dies,
-# so a killed bench leaves no server behind (teardown covers the normal exit).
-EXEC_WITH_PARENT_DEATH_SIGNAL = """
-import ctypes, os, signal, sys
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-except (AttributeError, OSError):
-    pass
-if os.getppid() != int(sys.argv[1]):
-    sys.exit("the bench is gone")
-os.execv(sys.argv[2], sys.argv[2:])
-"""
 
 MLFLOW_CLIENT = r"""
 import json, sys, time
@@ -110,28 +97,6 @@ def db_scalar(url: str, sql: str, params: tuple = ()):
 
     with psycopg.connect(libpq(url)) as conn:
         return conn.execute(sql, params).fetchone()[0]
-
-
-def spawn(argv: list[str], *, env: dict, log_path: Path, cwd: Path = REPO) -> subprocess.Popen:
-    fh = open(log_path, "wb")
-    return subprocess.Popen(
-        [sys.executable, "-c", EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), *argv],
-        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: teardown reaches every worker
-    )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-    except ProcessLookupError:
-        pass
 
 
 def wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
