@@ -261,7 +261,7 @@ def _authenticate(trigger: Trigger, body: bytes, secret: str | None, signature: 
 def _start_from_payload(trigger: Trigger, body: bytes) -> Run:
     try:
         document = json.loads(body.decode("utf-8")) if body.strip() else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidInput("The body is not JSON.", field="body") from None
     params = {**trigger.params, **mapping_apply(trigger.mapping, document)}
     owner = trigger.created_by

@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("flowdeck", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every worker keeps its row in the worker registry: its queues (resource classes) and when it was last seen.
+import runs.worker_registry  # noqa: E402,F401

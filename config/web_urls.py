@@ -8,6 +8,7 @@ from notifications import views as notification_views
 from registry import views as registry_views
 from registry import views_fork as registry_fork_views
 from runs import views as run_views
+from runs import views_workers as worker_views
 
 gallery_urls = (
     [
@@ -34,6 +35,7 @@ run_urls = (
     [
         path("runs/", run_views.run_list_page, name="list"),
         path("runs/<int:run_id>/", run_views.run_detail, name="detail"),
+        path("workers/", worker_views.worker_list_page, name="workers"),
         path("runs/<int:run_id>/status", run_views.run_status, name="status"),
         path("runs/<int:run_id>/stop", run_views.run_stop_view, name="stop"),
         path("runs/<int:run_id>/artifacts/<path:path>", run_views.artifact_download, name="artifact"),

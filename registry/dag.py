@@ -110,6 +110,7 @@ def dag_svg(steps: Sequence[Mapping], *, statuses: Mapping[str, str] | None = No
     placed, node_w, width, height = dag_layout(steps)
     by_name = {p.name: p for p in placed}
     statuses = statuses or {}
+    resource_classes = {s["name"]: s.get("resources") for s in steps}
     parts: list[str] = [
         f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Workflow steps"'
         f' width="{_num(width)}" height="{_num(height)}" viewBox="0 0 {_num(width)} {_num(height)}">',
@@ -137,8 +138,11 @@ def dag_svg(steps: Sequence[Mapping], *, statuses: Mapping[str, str] | None = No
         status = statuses.get(p.name)
         css = "dag-node" + (f" status-{escape(status)}" if status else "")
         title = escape(p.name) + (f" ({escape(status)})" if status else "")
+        resources = resource_classes.get(p.name) or "cpu"
+        if resources != "cpu":  # the resource class, when the step needs more than a cpu worker
+            title += f" · needs a {escape(resources)} worker"
         parts.append(
-            f'<g class="{css}" data-step="{escape(p.name)}"><title>{title}</title>'
+            f'<g class="{css}" data-step="{escape(p.name)}" data-resources="{escape(resources)}"><title>{title}</title>'
             f'<rect x="{_num(p.x)}" y="{_num(p.y)}" width="{_num(node_w)}" height="{NODE_H}" rx="6" ry="6"/>'
             f'<text x="{_num(p.x + node_w / 2)}" y="{_num(p.y + NODE_H / 2)}" text-anchor="middle"'
             f' dominant-baseline="central">{escape(_label(p.name))}</text></g>'

@@ -1,18 +1,24 @@
 """Reads for runs, always scoped to what the user may see."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Max, QuerySet
+from django.utils import timezone
 
 from accounts.access import can_change_run, experiment_filter, run_filter, token_is_run_scoped
 from accounts.models import ApiToken
 from core import storage
 from core.errors import Forbidden, NotFound
 from flowdeck.gates import gate_summary
+from flowdeck.spec import DEFAULT_RESOURCE_CLASS
 
-from .models import Experiment, Metric, Run, StepRun
+from .models import Experiment, Metric, Run, StepRun, StepStatus, WorkerNode
+from .routing import class_for_queue, step_queue
 
 LOG_TAIL_BYTES = 256 * 1024
 
@@ -97,11 +103,15 @@ class StepRow:
     gate_detail: str  # the expression and the values it read
     cached_run_id: int | None
     cached_step: str
+    waiting_reason: str = ""  # why a queued step has not started (step_waiting_reason)
 
 
 def step_rows(*, run: Run) -> list[StepRow]:
     rows = []
+    live: dict[str, int] | None = None
     for step in run.steps.select_related("cached_from"):
+        if step.status == StepStatus.QUEUED and live is None:
+            live = live_queues()
         gate = step.gate or {}
         source = step.cached_from
         rows.append(StepRow(
@@ -110,6 +120,7 @@ def step_rows(*, run: Run) -> list[StepRow]:
             gate_detail=gate_summary(gate),
             cached_run_id=source.run_id if source else None,
             cached_step=source.name if source else "",
+            waiting_reason=step_waiting_reason(step=step, live=live) if live is not None else "",
         ))
     return rows
 
@@ -127,3 +138,50 @@ def step_log(*, step: StepRun, max_bytes: int = LOG_TAIL_BYTES) -> tuple[str, bo
         return "", False
     data, cut = storage.read_tail(step.log_key, max_bytes)
     return data.decode("utf-8", "replace"), cut
+
+# --- workers and resource classes ---------------------------------------------------------------
+def worker_is_live(node: WorkerNode, *, now=None) -> bool:
+    return node.last_seen >= (now or timezone.now()) - timedelta(seconds=settings.FLOWDECK_WORKER_STALE_S)
+
+
+def workers_live() -> list[WorkerNode]:
+    """Workers seen within FLOWDECK_WORKER_STALE_S, by name."""
+    cutoff = timezone.now() - timedelta(seconds=settings.FLOWDECK_WORKER_STALE_S)
+    return list(WorkerNode.objects.filter(last_seen__gte=cutoff).order_by("name"))
+
+
+def worker_list() -> list[WorkerNode]:
+    """Every registered worker, live ones first; ``live`` and ``resource_classes`` are set on each."""
+    now = timezone.now()
+    nodes = list(WorkerNode.objects.order_by("-last_seen", "name"))
+    for node in nodes:
+        node.live = worker_is_live(node, now=now)
+        node.resource_classes = [class_for_queue(q) or q for q in node.queues]
+    return sorted(nodes, key=lambda n: (not n.live, n.name))
+
+
+def live_queues() -> dict[str, int]:
+    """Queue name -> how many live workers consume it."""
+    counts: dict[str, int] = {}
+    for node in workers_live():
+        for queue in node.queues:
+            counts[queue] = counts.get(queue, 0) + 1
+    return counts
+
+
+def step_waiting_reason(*, step: StepRun, live: Mapping[str, int] | None = None) -> str:
+    """Why a queued step has not started: no live worker serves its resource class (and how
+    to start one), or every worker that does is busy. "" for a step that is not queued.
+    ``live`` is ``live_queues()``, passed in when asking about several steps."""
+    if step.status != StepStatus.QUEUED:
+        return ""
+    if live is None:
+        live = live_queues()
+    queue = step_queue(step)
+    resource_class = step.resource_class or DEFAULT_RESOURCE_CLASS
+    serving = live.get(queue, 0)
+    if not serving:
+        return (f"No live worker serves resource class '{resource_class}' (queue {queue}). "
+                f"Start one with: celery -A config worker -Q {queue}")
+    workers = "1 live worker serves" if serving == 1 else f"{serving} live workers serve"
+    return f"Waiting for a free worker ({workers} resource class '{resource_class}')."

@@ -1,6 +1,9 @@
 from rest_framework import serializers
 
-from .models import Artifact, Experiment, MetricSummary, Run, StepRun
+from flowdeck.spec import DEFAULT_RESOURCE_CLASS
+
+from .models import Artifact, Experiment, MetricSummary, Run, StepRun, StepStatus, WorkerNode
+from .selectors import live_queues, step_waiting_reason
 
 
 class GateOut(serializers.Serializer):
@@ -18,11 +21,27 @@ class StepOut(serializers.ModelSerializer):
     duration_s = serializers.FloatField(allow_null=True)
     gate = GateOut(allow_null=True, help_text="The quality gate's outcome, when the step has one.")
     cached_from = CachedFromOut(allow_null=True, help_text="The step whose outputs this one reused, on a cache hit.")
+    resource_class = serializers.SerializerMethodField(help_text="The kind of worker the step needs: cpu, gpu, highmem, ...")
+    waiting_reason = serializers.SerializerMethodField(
+        help_text="Why a queued step has not started yet (no live worker serves its resource class, or all are busy); "
+                  "empty otherwise.")
 
     class Meta:
         model = StepRun
         fields = ["name", "status", "attempt", "queued_at", "started_at", "finished_at", "duration_s", "worker", "exit_code",
-                  "error", "gate", "cached_from"]
+                  "error", "gate", "cached_from", "resource_class", "waiting_reason"]
+        extra_kwargs = {"worker": {"help_text": "The worker process that ran the step; 'cache' on a cache hit."}}
+
+    def get_resource_class(self, obj) -> str:
+        return obj.resource_class or DEFAULT_RESOURCE_CLASS
+
+    def get_waiting_reason(self, obj) -> str:
+        if obj.status != StepStatus.QUEUED:
+            return ""
+        # One look at the worker registry per response, however many steps are queued.
+        if "live_queues" not in self.context:
+            self.context["live_queues"] = live_queues()
+        return step_waiting_reason(step=obj, live=self.context["live_queues"])
 
 
 class SummaryOut(serializers.ModelSerializer):
@@ -155,3 +174,12 @@ class MultipartCompleteIn(serializers.Serializer):
 class MultipartAbortIn(serializers.Serializer):
     path = serializers.CharField(max_length=512)
     upload_id = serializers.CharField(max_length=1024)
+
+class WorkerOut(serializers.ModelSerializer):
+    live = serializers.BooleanField(help_text="Seen within FLOWDECK_WORKER_STALE_S.")
+    resource_classes = serializers.ListField(child=serializers.CharField(),
+                                             help_text="The resource classes of the queues it consumes.")
+
+    class Meta:
+        model = WorkerNode
+        fields = ["name", "hostname", "queues", "resource_classes", "live", "started_at", "last_seen"]

@@ -13,6 +13,13 @@ from django.core.management.base import BaseCommand
 
 from core import storage
 from core.demo import DEMO_PASSWORD, DEMO_USER, demo_user_ensure, demo_workflows_publish
+from runs.routing import queues_for
+
+
+def embedded_queues() -> str:
+    """The one worker serves every resource class in FLOWDECK_WORKER_QUEUES, and always the
+    default queue, which also carries the orchestration tasks."""
+    return ",".join(queues_for(["cpu", *settings.FLOWDECK_WORKER_QUEUES]))
 
 
 class Command(BaseCommand):
@@ -33,7 +40,7 @@ class Command(BaseCommand):
             subprocess.Popen([sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--insecure"], cwd=base, env=env),
             subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-                 f"--concurrency={concurrency}", "-Q", "flowdeck", "-n", f"embedded-{os.getpid()}@%h"],
+                 f"--concurrency={concurrency}", "-Q", embedded_queues(), "-n", f"embedded-{os.getpid()}@%h"],
                 cwd=base, env=env,
             ),
         ]
