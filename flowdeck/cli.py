@@ -190,7 +190,11 @@ def _follow(client: Client, run: dict, *, logs: bool) -> dict:
 
 def cmd_run(args) -> int:
     with _client(args) as client:
-        run = client.run_start(args.workflow, params=_parse_params(args.param), name=args.name or "")
+        steps = [s.strip() for s in (args.steps or "").split(",") if s.strip()] or None
+        if (steps is None) != (args.from_run is None):
+            raise FlowdeckError("--steps and --from-run go together: the steps to run, and the run to take the others' outputs from.")
+        run = client.run_start(args.workflow, params=_parse_params(args.param), name=args.name or "",
+                               steps=steps, source_run=args.from_run)
         if not args.json:
             print(f"Started run {run['id']} of {run['workflow']}@{run['version']}: {client.url}/runs/{run['id']}/")
         if args.wait or args.follow:
@@ -232,8 +236,10 @@ def cmd_runs(args) -> int:
             print(f"Run {run['id']} {run['status']}.")
         elif args.action in ("retry", "copy"):
             if args.action == "retry":
-                run = client.run_retry(args.run_id)
-                print(f"Retrying run {run['id']}: steps that did not succeed run again.")
+                edits = _parse_params(args.param)
+                run = client.run_retry(args.run_id, params=edits or None)
+                print(f"Retrying run {run['id']}: steps that did not succeed"
+                      + (f", and those that read {', '.join(sorted(edits))}," if edits else "") + " run again.")
             else:
                 run = client.run_copy(args.run_id, params=_parse_params(args.param), name=args.name or "")
                 print(f"Started run {run['id']}, a copy of run {args.run_id}.")
@@ -396,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--wait", action="store_true", help="wait for the run to end, showing step status")
     p.add_argument("--follow", action="store_true", help="like --wait, and print each step's log")
+    p.add_argument("--steps", help="a partial run: only these steps (comma-separated) run; needs --from-run")
+    p.add_argument("--from-run", type=int, metavar="RUN", help="the run whose outputs the steps not run hand over")
     p.set_defaults(func=cmd_run)
 
     runs = sub.add_parser("runs", help="list, show and stop runs").add_subparsers(dest="action", required=True)
@@ -410,8 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_runs)
         if action in ("retry", "copy"):
             p.add_argument("--wait", action="store_true", help="wait for the run to end")
+        if action in ("retry", "copy"):
+            p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="edit a parameter")
         if action == "copy":
-            p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
             p.add_argument("--name")
     p = runs.add_parser("compare", parents=[common], help="show how runs differ: params first, then metrics")
     p.add_argument("run_ids", type=int, nargs="+")

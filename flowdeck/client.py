@@ -181,8 +181,18 @@ class Client:
         return self.request("DELETE", f"/api/v1/workflows/{namespace}/{name}/subscription")
 
     # --- runs ------------------------------------------------------------------------------------
-    def run_start(self, ref: str, *, params: dict | None = None, name: str = "") -> dict:
-        return self.request("POST", "/api/v1/runs", json={"workflow": ref, "params": params or {}, "name": name})
+    def run_start(
+        self, ref: str, *, params: dict | None = None, name: str = "", steps: list[str] | None = None,
+        source_run: int | None = None,
+    ) -> dict:
+        """Start a run; with ``steps`` and ``source_run``, a partial run that reuses the source
+        run's outputs for the steps it does not run."""
+        body: dict = {"workflow": ref, "params": params or {}, "name": name}
+        if steps is not None:
+            body["steps"] = steps
+        if source_run is not None:
+            body["source_run"] = source_run
+        return self.request("POST", "/api/v1/runs", json=body)
 
     def run(self, run_id: int) -> dict:
         return self.request("GET", f"/api/v1/runs/{run_id}")
@@ -197,8 +207,9 @@ class Client:
     def run_stop(self, run_id: int) -> dict:
         return self.request("POST", f"/api/v1/runs/{run_id}/stop")
 
-    def run_retry(self, run_id: int) -> dict:
-        return self.request("POST", f"/api/v1/runs/{run_id}/retry")
+    def run_retry(self, run_id: int, *, params: dict | None = None) -> dict:
+        """Retry a finished run; ``params`` edits its parameters, and the steps that read them run again."""
+        return self.request("POST", f"/api/v1/runs/{run_id}/retry", json={"params": params} if params else {})
 
     def run_copy(self, run_id: int, *, params: dict | None = None, name: str = "") -> dict:
         return self.request("POST", f"/api/v1/runs/{run_id}/copy", json={"params": params or {}, "name": name})

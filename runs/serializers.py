@@ -20,7 +20,8 @@ class CachedFromOut(serializers.Serializer):
 class StepOut(serializers.ModelSerializer):
     duration_s = serializers.FloatField(allow_null=True)
     gate = GateOut(allow_null=True, help_text="The quality gate's outcome, when the step has one.")
-    cached_from = CachedFromOut(allow_null=True, help_text="The step whose outputs this one reused, on a cache hit.")
+    cached_from = CachedFromOut(allow_null=True, help_text="The step whose outputs this one reused: on a cache hit "
+                                "(worker 'cache'), or taken from the source run of a partial run (worker 'reused').")
     resource_class = serializers.SerializerMethodField(help_text="The kind of worker the step needs: cpu, gpu, highmem, ...")
     waiting_reason = serializers.SerializerMethodField(
         help_text="Why a queued step has not started yet (no live worker serves its resource class, or all are busy); "
@@ -98,6 +99,13 @@ class RunStartIn(serializers.Serializer):
     workflow = serializers.CharField(help_text="namespace/name or namespace/name@version")
     params = serializers.JSONField(required=False, default=dict)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    steps = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_empty=False,
+        help_text="A partial run: only these steps run. Needs source_run.")
+    source_run = serializers.IntegerField(
+        required=False, help_text="A partial run takes the outputs of the steps it does not run (those upstream of "
+                                  "`steps`) from this run's succeeded steps, and its parameters as the base that "
+                                  "`params` override. A run of the same workflow.")
 
 
 class MetricIn(serializers.Serializer):

@@ -7,9 +7,11 @@ from django.db import transaction
 from accounts.access import can_change_run
 from core import storage
 from core.errors import Conflict, Forbidden, InvalidInput
+from flowdeck.expr import parse as parse_expr
 
 from ..models import Run, RunStatus, StepRun, StepStatus
-from .lifecycle import run_start
+from .lifecycle import params_check, run_start
+from .partial import NOT_SELECTED, descendants
 
 
 def _require_change(user: AbstractBaseUser, run: Run, what: str) -> None:
@@ -17,24 +19,53 @@ def _require_change(user: AbstractBaseUser, run: Run, what: str) -> None:
         raise Forbidden(f"You may not {what} run {run.pk}.")
 
 
-def run_retry(*, user: AbstractBaseUser, run: Run) -> Run:
+def steps_reading_params(specs: dict[str, dict], changed: set[str]) -> set[str]:
+    """The steps whose inputs (``params`` or ``params.<name>``) or gate read a parameter in ``changed``."""
+    if not changed:
+        return set()
+    found = set()
+    for name, spec in specs.items():
+        refs = set(spec.get("inputs", {}).values())
+        if "params" in refs or any(f"params.{p}" in refs for p in changed):
+            found.add(name)
+        elif spec.get("when") and any(f"params.{p}" in parse_expr(spec["when"]).names() for p in changed):
+            found.add(name)
+    return found
+
+
+def run_retry(*, user: AbstractBaseUser, run: Run, params: dict | None = None) -> Run:
     """Give failed, stopped and skipped steps (and so everything downstream of them) a new
-    attempt in the same run; succeeded steps keep their outputs and are not run again."""
+    attempt in the same run; succeeded steps keep their outputs and are not run again.
+
+    ``params`` edits the run's parameters first (checked as ``run_start`` checks them): the
+    steps that read a changed parameter, and everything downstream of them, run again too.
+    Steps a partial run did not select stay skipped.
+    """
     _require_change(user, run, "retry")
     if run.asset_version_id is None:
         raise InvalidInput(f"Run {run.pk} was tracked, not orchestrated; there are no steps to retry.", field="run")
+    if params is not None and not isinstance(params, dict):
+        raise InvalidInput("params must be an object of name: value.", field="params")
     with transaction.atomic():
-        locked = Run.objects.select_for_update().get(pk=run.pk)
+        locked = Run.objects.select_for_update(of=("self",)).select_related("asset_version").get(pk=run.pk)
         if not locked.is_final:
             raise Conflict(f"Run {run.pk} is still {locked.status}; stop it or wait before retrying.")
-        if locked.status == RunStatus.SUCCEEDED and not locked.steps.exclude(status=StepStatus.SUCCEEDED).exists():
-            raise Conflict(f"Run {run.pk} succeeded; there is nothing to retry (copy it to run again).")
-        StepRun.objects.filter(run=locked).exclude(status=StepStatus.SUCCEEDED).update(
+        values = params_check(locked.asset_version, {**locked.params, **params}) if params else locked.params
+        changed = {k for k in set(values) | set(locked.params) if values.get(k) != locked.params.get(k)}
+        specs = {s["name"]: s for s in locked.asset_version.spec["steps"]}
+        rows = list(locked.steps.values_list("name", "status", "error"))
+        not_selected = {n for n, status, error in rows if status == StepStatus.SKIPPED and error == NOT_SELECTED}
+        unfinished = {n for n, status, _ in rows if status != StepStatus.SUCCEEDED} - not_selected
+        again = descendants(specs, unfinished | steps_reading_params(specs, changed)) - not_selected
+        if not again:
+            what = "no step reads the parameters changed" if changed else "there is nothing to retry"
+            raise Conflict(f"Run {run.pk} succeeded and {what}; copy it to run it again.")
+        StepRun.objects.filter(run=locked, name__in=again).update(
             status=StepStatus.PENDING, queued_at=None, started_at=None, finished_at=None, heartbeat_at=None,
-            error="", exit_code=None, outputs={}, gate=None, cache_key="", cached_from=None,
+            error="", exit_code=None, outputs={}, gate=None, cache_key="", cached_from=None, worker="",
         )
-        locked.status, locked.error, locked.finished_at = RunStatus.QUEUED, "", None
-        locked.save(update_fields=["status", "error", "finished_at"])
+        locked.status, locked.error, locked.finished_at, locked.params = RunStatus.QUEUED, "", None, values
+        locked.save(update_fields=["status", "error", "finished_at", "params"])
         from ..tasks import run_advance_task
 
         run_advance_task.delay_on_commit(locked.pk)
