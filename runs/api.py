@@ -32,7 +32,6 @@ from .serializers import (
 from .services.lifecycle import run_start, run_stop
 from .services.operations import run_copy, run_delete, run_retry
 from .services.partial import run_start_partial
-from .services.partial import run_start_partial
 from .services.tracked import run_create_tracked, run_end
 from .services.tracking import (
     artifact_commit,
@@ -92,10 +91,6 @@ class RunDetailApi(APIView):
     def delete(self, request, run_id: int):
         removed = run_delete(user=request.user, run=run_get(user=request.user, run_id=run_id))
         return Response({"deleted": run_id, "files_removed": removed})
-
-
-class RunRetryIn(serializers.Serializer):
-    params = serializers.JSONField(required=False, help_text="Edits of the run's parameters, checked as on start.")
 
 
 class RunRetryIn(serializers.Serializer):
