@@ -105,6 +105,28 @@ def read_tail(key: str, max_bytes: int) -> tuple[bytes, bool]:
         return fh.read(), total > max_bytes
 
 
+def read_range(key: str, start: int, length: int) -> bytes:
+    """Up to ``length`` bytes of an object from byte ``start`` (fewer at its end, none past
+    it), without reading the rest: a ranged GET on S3, a seek on local files."""
+    if length <= 0:
+        return b""
+    if is_s3():
+        from botocore.exceptions import ClientError
+
+        try:
+            obj = _s3_client().get_object(
+                Bucket=_backend().bucket_name, Key=key, Range=f"bytes={start}-{start + length - 1}"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # start is past the end
+                return b""
+            raise
+        return obj["Body"].read()
+    with open_read(key) as fh:
+        fh.seek(start)
+        return fh.read(length)
+
+
 def exists(key: str) -> bool:
     return _backend().exists(key)
 

@@ -325,12 +325,36 @@ def cmd_upload(args) -> int:
 def cmd_logs(args) -> int:
     with _client(args) as client:
         run = client.run(args.run_id)
-        names = [args.step] if args.step else [s["name"] for s in run["steps"]]
+        step = args.step_name or args.step
+        names = [step] if step else [s["name"] for s in run["steps"]]
         for name in names:
+            if args.follow:
+                print(f"== {name} ==", flush=True)
+                _follow_log(client, args.run_id, name)
+                continue
             body = client.step_log(args.run_id, name)
             print(f"== {name} ==" + (" (truncated)" if body["truncated"] else ""))
             print(body["log"], end="" if body["log"].endswith("\n") else "\n")
     return 0
+
+
+def _follow_log(client: Client, run_id: int, step: str) -> None:
+    """Print a step's log as it grows, until the step has ended and all of it is printed."""
+    offset, attempt = 0, None
+    while True:
+        body = client.step_log(run_id, step, offset=offset, attempt=attempt)
+        if attempt is not None and body["attempt"] != attempt:
+            print(f"\n-- attempt {body['attempt']} --", flush=True)
+        if body["truncated"]:
+            print(f"(the log is long: showing it from byte {body['start']})", flush=True)
+        print(body["text"], end="", flush=True)
+        offset, attempt = body["next_offset"], body["attempt"]
+        if body["complete"]:
+            if body["text"] and not body["text"].endswith("\n"):
+                print()
+            return
+        if not body["text"]:  # nothing new yet; when there was, more may be waiting already
+            time.sleep(1.0)
 
 
 # --- parser ------------------------------------------------------------------------------------------
@@ -435,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("logs", parents=[common], help="print step logs of a run")
     p.add_argument("run_id", type=int)
-    p.add_argument("--step")
+    p.add_argument("step_name", nargs="?", metavar="STEP", help="one step (default: every step)")
+    p.add_argument("--step", help=argparse.SUPPRESS)  # the older spelling of STEP
+    p.add_argument("--follow", "-f", action="store_true", help="print the log as it grows until the step ends")
     p.set_defaults(func=cmd_logs)
     return parser
 

@@ -217,8 +217,12 @@ class Client:
     def run_delete(self, run_id: int) -> dict:
         return self.request("DELETE", f"/api/v1/runs/{run_id}")
 
-    def step_log(self, run_id: int, step: str) -> dict:
-        return self.request("GET", f"/api/v1/runs/{run_id}/steps/{step}/log")
+    def step_log(self, run_id: int, step: str, *, offset: int | None = None, attempt: int | None = None) -> dict:
+        """The log's tail; with ``offset``, the text after that byte (``text``,
+        ``next_offset``, ``complete``, ...) to follow a running step."""
+        params = {k: v for k, v in (("offset", offset), ("attempt", attempt)) if v is not None}
+        return self.request("GET", f"/api/v1/runs/{run_id}/steps/{step}/log", params=params)
+
 
     def log_batch(
         self, run_id: int, *, metrics=(), params=None, tags=None, batch_id: str | None = None, patience_s: float = 0.0

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from accounts.access import can_change_run
 from core.errors import Conflict, FlowdeckError, Forbidden
@@ -23,8 +23,9 @@ from registry.views import workflow_page
 
 from .api import artifact_response
 from .forms import RunStartForm
-from .models import Run, RunStatus
-from .selectors import LOG_TAIL_BYTES, metric_series, run_get, run_list, step_get, step_log, step_rows
+from .log_selectors import LOG_READ_BYTES, step_log_read
+from .models import STEP_FINAL, Run, RunStatus
+from .selectors import metric_series, run_get, run_list, step_get, step_rows
 from .services.lifecycle import run_start, run_stop
 
 log = logging.getLogger(__name__)
@@ -135,14 +136,34 @@ def artifact_download(request: HttpRequest, run_id: int, path: str) -> HttpRespo
 @login_required
 @domain_errors
 def step_log_fragment(request: HttpRequest, run_id: int, step: str) -> HttpResponse:
+    """A step's log; with ``offset``, the text after it, for the poller that grows a live log."""
     run = run_get(user=request.user, run_id=run_id)
     step_run = step_get(run=run, name=step)
+    offset, attempt = _whole(request.GET.get("offset")), _whole(request.GET.get("attempt"))
+    # Follow on from the poller's offset, unless the step moved on to another attempt (its
+    # log starts over) or ended with much more than one read left (jump to the tail then).
+    follow = offset is not None and attempt == step_run.attempt and not (
+        step_run.status in STEP_FINAL and step_run.log_size - offset > LOG_READ_BYTES
+    )
+    waiting = bool(request.GET.get("waiting"))
     try:
-        text, cut = step_log(step=step_run)
+        read = step_log_read(step=step_run, offset=offset if follow else 0)
         failed = False
     except Exception:
         # A log is a side view of the run; a storage hiccup must not break the page.
         log.exception("could not read the log of run %s step %s", run.pk, step)
-        text, cut, failed = "", False, True
-    context = {"step": step_run, "text": text, "cut": cut, "failed": failed, "tail_kib": LOG_TAIL_BYTES // 1024}
-    return render(request, "runs/_step_log.html", context)
+        read = {"text": "", "next_offset": offset or 0, "complete": False, "attempt": step_run.attempt}
+        failed = True
+    context = {"step": step_run, "read": read, "failed": failed, "tail_kib": LOG_READ_BYTES // 1024,
+               "waiting": waiting, "still_waiting": (waiting or not follow) and not read["text"], "retry": failed}
+    if follow:
+        return render(request, "runs/_step_log_more.html", context)
+    response = render(request, "runs/_step_log.html", context)
+    if offset is not None:  # a poller asked: replace the whole log view, not just the poller
+        retarget(response, f"#step-log-{step_run.pk}")
+        reswap(response, "outerHTML")
+    return response
+
+
+def _whole(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None

@@ -1,0 +1,34 @@
+// Live step logs on the run page: keep a growing log scrolled to its end, unless the reader
+// has scrolled up to read something, in which case new text must not pull them away.
+(function () {
+  "use strict";
+  const NEAR_END_PX = 24;
+
+  function logOf(node) {
+    return node && node.closest ? node.closest("pre.log") : null;
+  }
+
+  function atEnd(pre) {
+    return pre.scrollHeight - pre.scrollTop - pre.clientHeight < NEAR_END_PX;
+  }
+
+  // Before new text lands: was the reader at the end?
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const pre = logOf(event.detail.target);
+    if (pre) pre.dataset.follow = atEnd(pre) ? "1" : "0";
+  });
+
+  // After it landed (a new element in a log, or a whole log view): scroll if they were.
+  document.addEventListener("htmx:load", function (event) {
+    const pre = logOf(event.target);
+    if (pre) {
+      if (pre.dataset.follow !== "0") pre.scrollTop = pre.scrollHeight;
+      return;
+    }
+    if (event.target.querySelectorAll) {
+      event.target.querySelectorAll("pre.log[data-live]").forEach(function (live) {
+        live.scrollTop = live.scrollHeight;
+      });
+    }
+  });
+})();
