@@ -10,7 +10,7 @@ Services come from the environment, as in production:
 - ``CI=true``: a missing or unreachable database or broker stops the session at once.
 
 Fixtures (see each docstring): ``s3_store``, ``s3_settings``, ``s3_client``, ``local_storage``,
-``celery_broker``, ``celery_worker``, ``api_client``, ``auth_client``, ``user``, ``other_user``.
+``celery_broker``, ``celery_worker``, ``celery_worker_factory``, ``api_client``, ``auth_client``, ``user``, ``other_user``.
 Factories (users, tokens, bundles, publishing) are in ``tests/factories.py``.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     worker = getattr(item, "_flowdeck_worker", None)
     if worker is not None and report.failed:
         report.sections.append((f"celery worker log ({report.when})", worker.log_tail()))
+        for more in getattr(item, "_flowdeck_more_workers", []):
+            report.sections.append((f"celery worker {more.name} log ({report.when})", more.log_tail()))
     return report
 
 
@@ -410,27 +412,79 @@ class CeleryWorker:
             pass
 
 
+class WorkerFactory:
+    """Starts real ``celery worker`` processes for one test (see ``celery_worker_factory``)."""
+
+    def __init__(self, request: pytest.FixtureRequest, env: dict[str, str], tmp_path_factory) -> None:
+        self.request, self.env, self.tmp_path_factory = request, env, tmp_path_factory
+        self.started: list[CeleryWorker] = []
+
+    def __call__(self, queues: Sequence[str] = ("flowdeck",), *, name_prefix: str = "test", purge: bool = True,
+                 concurrency: int = 2) -> CeleryWorker:
+        """A worker consuming ``queues`` (``-Q``), named ``<name_prefix>-<random>@<host>``,
+        ready when this returns. ``purge`` first drops stale messages from those queues (pass
+        False for a queue that holds messages this test sent and wants served)."""
+        workdir = self.tmp_path_factory.mktemp("celery-worker")
+        log_path = workdir / "worker.log"
+        name = f"{name_prefix}-{uuid.uuid4().hex[:10]}@%h"
+        env = {**self.env, "FLOWDECK_WORKER_CACHE": str(workdir / "cache")}
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "--pool=prefork", f"--concurrency={concurrency}", "-Q", ",".join(queues), "--loglevel=INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", name,
+        ]
+        if purge:  # stale messages from an earlier session must not run against this test database
+            self.purge(queues)
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), *command],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so teardown reaches the pool too
+            )
+        worker = CeleryWorker(proc=proc, log_path=log_path, name=name, env=env)
+        self.started.append(worker)
+        if getattr(self.request.node, "_flowdeck_worker", None) is None:
+            self.request.node._flowdeck_worker = worker
+        else:
+            self.request.node._flowdeck_more_workers = [*getattr(self.request.node, "_flowdeck_more_workers", []), worker]
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
+        while " ready." not in worker.log():
+            if not worker.alive():
+                pytest.fail(f"the Celery worker exited with {proc.returncode} before it was ready:\n{worker.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker was not ready after {WORKER_READY_TIMEOUT_S:.0f} s:\n{worker.log_tail()}")
+            time.sleep(0.1)
+        return worker
+
+    @staticmethod
+    def purge(queues: Sequence[str]) -> None:
+        """Drop every message waiting in ``queues`` on the session's broker."""
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            app.amqp.TaskConsumer(conn, queues=[app.amqp.queues[q] for q in queues]).purge()
+
+    def stop_all(self) -> None:
+        for worker in reversed(self.started):
+            worker.stop()
+
+
 @pytest.fixture
-def celery_worker(
+def celery_worker_factory(
     request: pytest.FixtureRequest,
     transactional_db: None,
     live_server,
     s3_settings: dict[str, str],
     celery_broker: BrokerInfo,
     tmp_path_factory,
-) -> Iterator[CeleryWorker]:
-    """A real ``celery worker`` process (prefork, 2 processes, queue ``flowdeck``).
-
-    It uses the test database (so the test needs real commits: this fixture pulls in
-    ``transactional_db``), the session's broker and S3 store, and ``live_server`` as the URL
-    step subprocesses log to. Function-scoped: each test gets a fresh worker, stopped before
-    the database is flushed. A failed test's report carries the worker's log.
-    """
-    from config.celery import app
-
-    workdir = tmp_path_factory.mktemp("celery-worker")
-    log_path = workdir / "worker.log"
-    name = f"test-{uuid.uuid4().hex[:10]}@%h"
+) -> Iterator[WorkerFactory]:
+    """``start(queues=("flowdeck",), name_prefix="test", purge=True)`` starts a real worker
+    like ``celery_worker``'s on the queues given (``["flowdeck.gpu"]`` serves gpu steps only);
+    every worker it started is stopped at teardown, before the database is flushed."""
     env = {
         **os.environ,
         **s3_settings,
@@ -439,39 +493,25 @@ def celery_worker(
         "CELERY_BROKER_URL": celery_broker.url,
         "FLOWDECK_DATA_DIR": str(celery_broker.data_dir),
         "FLOWDECK_INTERNAL_URL": live_server.url,
-        "FLOWDECK_WORKER_CACHE": str(workdir / "cache"),
         "PYTHONUNBUFFERED": "1",
     }
-    command = [
-        sys.executable, "-m", "celery", "-A", "config", "worker",
-        "--pool=prefork", "--concurrency=2", "-Q", "flowdeck", "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", name,
-    ]
-    # Stale messages from an earlier session must not run against this test database.
-    app.control.purge()
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), *command],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so teardown reaches the pool too
-        )
-    worker = CeleryWorker(proc=proc, log_path=log_path, name=name, env=env)
-    request.node._flowdeck_worker = worker
+    factory = WorkerFactory(request, env, tmp_path_factory)
     try:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
-        while " ready." not in worker.log():
-            if not worker.alive():
-                pytest.fail(f"the Celery worker exited with {proc.returncode} before it was ready:\n{worker.log_tail()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Celery worker was not ready after {WORKER_READY_TIMEOUT_S:.0f} s:\n{worker.log_tail()}")
-            time.sleep(0.1)
-        yield worker
+        yield factory
     finally:
-        worker.stop()
+        factory.stop_all()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_factory: WorkerFactory) -> CeleryWorker:
+    """A real ``celery worker`` process (prefork, 2 processes, queue ``flowdeck``).
+
+    It uses the test database (so the test needs real commits: this fixture pulls in
+    ``transactional_db``), the session's broker and S3 store, and ``live_server`` as the URL
+    step subprocesses log to. Function-scoped: each test gets a fresh worker, stopped before
+    the database is flushed. A failed test's report carries the worker's log.
+    """
+    return celery_worker_factory()
 
 
 # --- the SDK ----------------------------------------------------------------------------------
