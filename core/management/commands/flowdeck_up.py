@@ -1,4 +1,4 @@
-"""`make run`: the web server and one Celery worker together, with demo data. Ctrl-C stops both."""
+"""`make run`: the web server and one Celery worker (running beat too), with demo data. Ctrl-C stops both."""
 from __future__ import annotations
 
 import os
@@ -40,7 +40,11 @@ class Command(BaseCommand):
             subprocess.Popen([sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--insecure"], cwd=base, env=env),
             subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-                 f"--concurrency={concurrency}", "-Q", embedded_queues(), "-n", f"embedded-{os.getpid()}@%h"],
+                 f"--concurrency={concurrency}", "-Q", embedded_queues(), "-n", f"embedded-{os.getpid()}@%h",
+                 # Beat inside the worker fires schedules and the static entries: fine for the
+                 # one embedded worker; production runs a single `celery beat` of its own.
+                 "-B", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                 "-s", str(settings.DATA_DIR / "celerybeat-schedule")],
                 cwd=base, env=env,
             ),
         ]
