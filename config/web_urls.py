@@ -8,6 +8,7 @@ from notifications import views as notification_views
 from registry import views as registry_views
 from registry import views_fork as registry_fork_views
 from runs import views as run_views
+from runs import views_operations as run_operation_views
 from runs import views_workers as worker_views
 
 gallery_urls = (
@@ -38,6 +39,8 @@ run_urls = (
         path("workers/", worker_views.worker_list_page, name="workers"),
         path("runs/<int:run_id>/status", run_views.run_status, name="status"),
         path("runs/<int:run_id>/stop", run_views.run_stop_view, name="stop"),
+        path("runs/<int:run_id>/retry", run_operation_views.run_retry_page, name="retry"),
+        path("runs/<int:run_id>/copy", run_operation_views.run_copy_page, name="copy"),
         path("runs/<int:run_id>/artifacts/<path:path>", run_views.artifact_download, name="artifact"),
         path("runs/<int:run_id>/steps/<str:step>/log", run_views.step_log_fragment, name="step-log"),
         path("w/<slug:namespace>/<str:name>/run", run_views.run_start_view, name="start"),
