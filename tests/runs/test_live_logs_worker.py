@@ -1,0 +1,84 @@
+"""Live logs end to end: a real worker runs a step that prints, sleeps and prints again, and
+the API and `flowdeck logs --follow` show its first lines while it is still running."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from core import storage
+from runs.models import RunStatus, StepLogChunk
+from runs.services.lifecycle import run_start
+from tests.factories import make_spec, make_token, make_user, publish
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+SOURCE = '''\
+import time
+
+
+def talk():
+    print("first line", flush=True)
+    time.sleep(1.5)
+    print("second line ✓", flush=True)
+    time.sleep(1.5)
+    print("last line", flush=True)
+'''
+
+
+def test_a_running_steps_log_is_seen_growing_through_the_api_and_the_cli(celery_worker, live_server):
+    from flowdeck import Client
+
+    user = make_user("alice")
+    token = make_token(user)
+    spec = make_spec(name="talker", params=[], steps=[{"name": "talk", "fn": "workflow:talk"}])
+    run = run_start(user=user, version=publish(user, spec=spec, files={"workflow.py": SOURCE}))
+
+    # `flowdeck logs RUN talk --follow`, as a user would type it, each line timed as it comes.
+    env = {**os.environ, "FLOWDECK_URL": live_server.url, "FLOWDECK_TOKEN": token}
+    cli = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from flowdeck.cli import main; sys.exit(main())",
+         "logs", str(run.pk), "talk", "--follow"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+    )
+    cli_lines: list[tuple[float, str]] = []
+    reader = threading.Thread(target=lambda: cli_lines.extend((time.monotonic(), ln) for ln in cli.stdout), daemon=True)
+    reader.start()
+
+    # Poll the API as a client following the log would.
+    responses = []
+    with Client(url=live_server.url, token=token) as client:
+        offset, text = 0, ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            body = client.step_log(run.pk, "talk", offset=offset)
+            text += body["text"]
+            responses.append((body["status"], text))
+            offset = body["next_offset"]
+            if body["complete"]:
+                break
+            time.sleep(0.25)
+        else:
+            pytest.fail(f"the log never completed; worker log:\n{celery_worker.log_tail()}")
+
+    run = celery_worker.wait_for_run(run.pk)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    step = run.steps.get(name="talk")
+    # Seen while running: the first line, before the last one was printed.
+    partial = [t for status, t in responses if status == "running" and "first line" in t and "last line" not in t]
+    assert partial, responses
+    # Followed to the end, the text is the stored log, exactly, and the live rows are gone.
+    assert text == storage.read(step.log_key).decode()
+    assert "first line\nsecond line ✓\nlast line\n" in text
+    assert not StepLogChunk.objects.filter(step=step).exists()
+
+    assert cli.wait(timeout=30) == 0, cli.stderr.read()
+    reader.join(timeout=5)
+    printed = {line.rstrip("\n"): at for at, line in cli_lines}
+    assert "== talk ==" in printed and "last line" in printed, cli_lines
+    # The CLI printed the first line well before the last: it streamed, not dumped at the end.
+    assert printed["last line"] - printed["first line"] > 1.5, cli_lines
