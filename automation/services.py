@@ -84,8 +84,9 @@ def schedule_create(
     zone(tz)
     if not isinstance(max_retries, int) or not 0 <= max_retries <= MAX_RETRIES:
         raise InvalidInput(f"max_retries must be between 0 and {MAX_RETRIES}.", field="max_retries")
-    params = _params_object(params)
-    params_check(version or version_get(asset=asset), params)  # the same check run_start makes
+    target = version or version_get(asset=asset)
+    params = _fixed_params_check(target, _params_object(params))  # stored as typed values
+    params_check(target, params)  # and the whole set as run_start checks it (required ones)
     with transaction.atomic():
         schedule = Schedule.objects.create(
             asset=asset, version=version, namespace=team, created_by=user, name=(name or "")[:200],
@@ -201,17 +202,19 @@ def schedule_run_finished(*, run_id: int) -> bool:
 
 # --- triggers -------------------------------------------------------------------------------
 def _fixed_params_check(version: AssetVersion, params: dict) -> dict:
-    # Required parameters may come from the mapping, so only the values given are checked.
+    """The values given, each checked and coerced to its parameter's type (a trigger's
+    required parameters may come from the mapping, so missing ones are not an error)."""
     defs = {p["name"]: p for p in version.spec.get("params") or []}
+    coerced = {}
     for name, value in params.items():
         if name not in defs:
             known = ", ".join(sorted(defs)) or "none"
             raise InvalidInput(f"Unknown parameter '{name}' (this workflow takes: {known}).", field=f"params.{name}")
         try:
-            coerce_value(defs[name], value)
+            coerced[name] = coerce_value(defs[name], value)
         except SpecError as exc:
             raise InvalidInput(exc.message, field=exc.field or f"params.{name}") from None
-    return params
+    return coerced
 
 
 def trigger_create(

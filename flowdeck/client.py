@@ -255,6 +255,51 @@ class Client:
         """The run's page in the web UI."""
         return f"{self.url}/runs/{run_id}/"
 
+    # --- schedules and triggers ---------------------------------------------------------------
+    def schedules(self, *, workflow: str | None = None, limit: int = 100) -> list[dict]:
+        params = {"limit": limit, **({"workflow": workflow} if workflow else {})}
+        return self.request("GET", "/api/v1/schedules", params=params)["results"]
+
+    def schedule_create(
+        self, ref: str, *, cron: str, params: dict | None = None, timezone: str = "UTC", name: str = "",
+        skip_if_running: bool = True, max_retries: int = 0, namespace: str | None = None,
+    ) -> dict:
+        """Run ``ref`` (``ns/name`` for the latest version at each firing, or ``ns/name@X.Y.Z``) on ``cron``."""
+        body = {"workflow": ref, "cron": cron, "params": params or {}, "timezone": timezone, "name": name,
+                "skip_if_running": skip_if_running, "max_retries": max_retries, "namespace": namespace or ""}
+        return self.request("POST", "/api/v1/schedules", json=body)
+
+    def schedule(self, schedule_id: int) -> dict:
+        return self.request("GET", f"/api/v1/schedules/{schedule_id}")
+
+    def schedule_pause(self, schedule_id: int) -> dict:
+        return self.request("POST", f"/api/v1/schedules/{schedule_id}/pause")
+
+    def schedule_resume(self, schedule_id: int) -> dict:
+        return self.request("POST", f"/api/v1/schedules/{schedule_id}/resume")
+
+    def schedule_delete(self, schedule_id: int) -> None:
+        self.request("DELETE", f"/api/v1/schedules/{schedule_id}")
+
+    def triggers(self, *, workflow: str | None = None, limit: int = 100) -> list[dict]:
+        params = {"limit": limit, **({"workflow": workflow} if workflow else {})}
+        return self.request("GET", "/api/v1/triggers", params=params)["results"]
+
+    def trigger_create(
+        self, ref: str, *, mapping: dict | None = None, params: dict | None = None, name: str = "",
+        namespace: str | None = None,
+    ) -> dict:
+        """A webhook that runs ``ref``; the answer carries its ``url`` and ``secret`` (shown once)."""
+        body = {"workflow": ref, "mapping": mapping or {}, "params": params or {}, "name": name,
+                "namespace": namespace or ""}
+        return self.request("POST", "/api/v1/triggers", json=body)
+
+    def trigger(self, trigger_id: int) -> dict:
+        return self.request("GET", f"/api/v1/triggers/{trigger_id}")
+
+    def trigger_delete(self, trigger_id: int) -> None:
+        self.request("DELETE", f"/api/v1/triggers/{trigger_id}")
+
     # --- artifacts ------------------------------------------------------------------------------
     def artifact_upload(self, run_id: int, local_path: str | Path, name: str) -> dict:
         """Upload one file: straight to the store with presigned URLs when it offers them
