@@ -102,6 +102,7 @@ def run_local(
 ) -> LocalRun:
     spec, values, plan, source = prepare(wf, params, track_dir=track_dir, steps=steps, inputs_from=inputs_from,
                                          from_step=from_step, until=until, selected=selected)
+    _refuse_subworkflows(wf, plan)
     out = None if quiet else sys.stdout
     run_id = f"local-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     folder = Path(track_dir or ".flowdeck/runs") / run_id
@@ -154,6 +155,19 @@ def run_local(
     _print(out, f"Run {run_id} {status} in {took:.2f}s ({counts}). Tracked in {folder}" + (f" and at {server_url}" if server_url else ""))
     return LocalRun(id=run_id, status=status, params=values, steps=results, folder=folder, metrics=sink.points,
                     server_run_id=server_run_id)
+
+
+def _refuse_subworkflows(wf, plan: dict[str, StepPlan]) -> None:
+    """A sub-workflow step starts a child run of a published workflow, which only the server
+    can do; a local run that would run one is refused before anything runs."""
+    for name, step_plan in plan.items():
+        uses = getattr(wf.steps[name], "uses", None)
+        if uses and step_plan.action == "run":
+            raise WorkflowError(
+                f"Step '{name}' runs the published workflow {uses} as a child run, which only the server does; "
+                f"publish this workflow and run it there, or run other steps locally with steps=[...] and inputs_from=.",
+                f"steps.{name}.uses",
+            )
 
 
 def _open_sink(workflow: str, run_id: str, folder: Path, track: bool | None) -> tuple[Sink, int | None]:

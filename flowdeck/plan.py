@@ -32,6 +32,8 @@ def plan_local(wf, params=None, *, track_dir=None, out=sys.stdout, **selection: 
         step = wf.steps[name]
         if step_plan.action != "run":
             continue
+        if getattr(step, "uses", None):
+            step_plan.reason = f"sub-workflow {step.uses}: a child run on the server (a local run refuses it)"
         reads = {ref.partition(".")[0] for ref in step.inputs.values()} - {"params"}
         if step.when:
             refs = [gate_ref(n) for n in _gate_names(step.when)]

@@ -13,7 +13,9 @@ def publish_plan(wf, root: str | Path | None) -> dict[str, Any]:
     """Everything publish would send, without sending it (used by --dry-run)."""
     import inspect
 
-    base = Path(root).resolve() if root else Path(inspect.getsourcefile(next(iter(wf.steps.values())).fn)).resolve().parent
+    # The first function step's file (a sub-workflow step has no function of its own).
+    first = next((s.fn for s in wf.steps.values() if s.fn is not None), None)
+    base = Path(root).resolve() if root else Path(inspect.getsourcefile(first) if first else wf.source_file).resolve().parent
     spec = validate_spec(wf.spec(root=base))
     packed = bundles.build(base)
     readme_path = base / "README.md"

@@ -264,6 +264,10 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
     if not isinstance(name, str) or not STEP_NAME.match(name):
         raise SpecError(f"steps[{index}] has an invalid name {name!r}.", f"steps[{index}].name")
     field = f"steps.{name}"
+    if raw.get("uses") is not None:
+        from .subworkflow import validate_subworkflow_step
+
+        return validate_subworkflow_step(raw, name)
     fn = raw.get("fn")
     if not isinstance(fn, str) or not FN_REF.match(fn):
         raise SpecError(f"Step '{name}' needs fn as 'module:function', got {fn!r}.", f"{field}.fn")

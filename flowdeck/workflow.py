@@ -75,6 +75,37 @@ class Step:
     def __repr__(self) -> str:
         return f"<Step {self.name}>"
 
+    def spec_extra(self) -> dict[str, Any]:
+        return {}
+
+
+class SubWorkflow(Step):
+    """A step that runs the published workflow ``uses`` as a child run (see ``wf.subworkflow``)."""
+
+    def __init__(self, *, name: str, uses: str, depends_on: list[str], inputs: dict[str, str],
+                 params: dict[str, Any], outputs_from: dict[str, str], when: str | None, description: str) -> None:
+        self.fn = None
+        self.name = name
+        self.uses = uses
+        self.depends_on = depends_on
+        self.inputs = inputs
+        self.params = params
+        self.outputs_from = outputs_from
+        self.outputs = list(outputs_from)
+        self.retries, self.timeout_s, self.cache, self.when = 0, None, False, when
+        self.resources = "cpu"  # the child's steps have their own resource classes
+        self.description = description
+
+    def __call__(self, *args, **kwargs):
+        raise WorkflowError(f"Step '{self.name}' runs the published workflow {self.uses}; it is not a function.")
+
+    def __repr__(self) -> str:
+        return f"<SubWorkflow {self.name} uses {self.uses}>"
+
+    def spec_extra(self) -> dict[str, Any]:
+        return {"uses": self.uses, "params": self.params, "outputs_from": self.outputs_from,
+                "description": self.description}
+
 
 class Workflow:
     """A DAG of steps with typed parameters.
@@ -144,6 +175,41 @@ class Workflow:
 
         return decorate(fn) if fn is not None else decorate
 
+    def subworkflow(
+        self,
+        name: str,
+        *,
+        uses: str,
+        inputs: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        outputs: Mapping[str, str] | None = None,
+        depends_on: Iterable[str | Step] = (),
+        when: str | None = None,
+        description: str = "",
+    ) -> SubWorkflow:
+        """Add a step that runs the published workflow ``uses`` (``namespace/name@X.Y.Z``) as a
+        child run on the server.
+
+        The child's parameters come from ``inputs``, references read like a step's inputs
+        (``{"lr": "params.lr", "rows": "load.rows"}``; an upstream output must be a number,
+        string, bool or null), and from ``params``, literal values (``{"epochs": 5}``).
+        ``outputs`` names this step's outputs and the child step output each one is
+        (``{"model": "fit.model"}``); downstream steps read them as usual. Returns the step,
+        which ``depends_on`` of later steps accepts. Local runs (``wf.run``) refuse a
+        sub-workflow step that would run: run the workflow on the server."""
+        deps = [d.name if isinstance(d, Step) else str(d) for d in depends_on]
+        for dep in deps:
+            if dep not in self.steps:
+                raise WorkflowError(f"Step '{name}' depends on unknown step '{dep}' (define it first).",
+                                    f"steps.{name}.depends_on")
+        if name in self.steps:
+            raise WorkflowError(f"Step '{name}' is declared twice.", f"steps.{name}")
+        step = SubWorkflow(name=name, uses=uses, depends_on=deps, inputs=dict(inputs or {}), params=dict(params or {}),
+                           outputs_from=dict(outputs or {}), when=when, description=description)
+        self.steps[name] = step
+        self._check(name)
+        return step
+
     def _bind(self, step_name: str, func: Callable, deps: list[str], explicit: dict[str, str]) -> dict[str, str]:
         graph = {n: s.depends_on for n, s in self.steps.items()} | {step_name: deps}
         upstream = ancestors(graph, step_name)
@@ -198,10 +264,10 @@ class Workflow:
             "params": [p.spec for p in self.params.values()],
             "steps": [
                 {
-                    "name": s.name, "fn": ref(s), "depends_on": s.depends_on, "inputs": s.inputs,
+                    "name": s.name, "fn": ref(s) if s.fn else None, "depends_on": s.depends_on, "inputs": s.inputs,
                     "outputs": s.outputs, "retries": s.retries, "timeout_s": s.timeout_s, "cache": s.cache,
                     "resources": s.resources, "when": s.when, "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
-                }
+                } | s.spec_extra()
                 for s in self.steps.values()
             ],
         }

@@ -110,6 +110,7 @@ def dag_svg(steps: Sequence[Mapping], *, statuses: Mapping[str, str] | None = No
     placed, node_w, width, height = dag_layout(steps)
     by_name = {p.name: p for p in placed}
     statuses = statuses or {}
+    uses_of = {s["name"]: s.get("uses") for s in steps}
     resource_classes = {s["name"]: s.get("resources") for s in steps}
     parts: list[str] = [
         f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Workflow steps"'
@@ -138,6 +139,9 @@ def dag_svg(steps: Sequence[Mapping], *, statuses: Mapping[str, str] | None = No
         status = statuses.get(p.name)
         css = "dag-node" + (f" status-{escape(status)}" if status else "")
         title = escape(p.name) + (f" ({escape(status)})" if status else "")
+        if uses_of.get(p.name):  # a sub-workflow step: one node, drawn dashed, naming what it runs
+            css += " dag-sub"
+            title += f" · sub-workflow {escape(uses_of[p.name])}"
         resources = resource_classes.get(p.name) or "cpu"
         if resources != "cpu":  # the resource class, when the step needs more than a cpu worker
             title += f" · needs a {escape(resources)} worker"

@@ -103,11 +103,13 @@ class StepRow:
     gate_detail: str  # the expression and the values it read
     cached_run_id: int | None
     cached_step: str
+    subrun: SubrunView | None = None  # for a sub-workflow step: its child run and the child's steps
     waiting_reason: str = ""  # why a queued step has not started (step_waiting_reason)
 
 
 def step_rows(*, run: Run) -> list[StepRow]:
     rows = []
+    subruns = subrun_views(run=run)
     live: dict[str, int] | None = None
     for step in run.steps.select_related("cached_from"):
         if step.status == StepStatus.QUEUED and live is None:
@@ -120,6 +122,7 @@ def step_rows(*, run: Run) -> list[StepRow]:
             gate_detail=gate_summary(gate),
             cached_run_id=source.run_id if source else None,
             cached_step=source.name if source else "",
+            subrun=subruns.get(step.name),
             waiting_reason=step_waiting_reason(step=step, live=live) if live is not None else "",
         ))
     return rows
@@ -138,6 +141,45 @@ def step_log(*, step: StepRun, max_bytes: int = LOG_TAIL_BYTES) -> tuple[str, bo
         return "", False
     data, cut = storage.read_tail(step.log_key, max_bytes)
     return data.decode("utf-8", "replace"), cut
+
+
+# --- sub-workflows ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubrunView:
+    """A sub-workflow step as the run page shows it: what it uses, and its latest child run."""
+
+    uses: str
+    run_id: int | None
+    status: str
+    steps: list[dict]  # the child's steps in order: {"name", "status"}
+
+
+def subrun_children(*, run_id: int) -> dict[int, int]:
+    """Step id -> the id of its latest child run, for the sub-workflow steps of run ``run_id``
+    that have started one (a retried step starts a new child; the latest is the live one)."""
+    rows = Run.objects.filter(parent_step__run_id=run_id).values("parent_step_id").annotate(latest=Max("pk"))
+    return {r["parent_step_id"]: r["latest"] for r in rows}
+
+
+def subrun_views(*, run: Run) -> dict[str, SubrunView]:
+    """Step name -> SubrunView, for each sub-workflow step of ``run`` (two queries, none
+    when the workflow has no sub-workflow step)."""
+    uses = {s["name"]: s["uses"] for s in (run.asset_version.spec["steps"] if run.asset_version_id else []) if s.get("uses")}
+    if not uses:
+        return {}
+    latest = {r["parent_step__name"]: r["latest"] for r in
+              Run.objects.filter(parent_step__run_id=run.pk).values("parent_step__name").annotate(latest=Max("pk"))}
+    children = {r.pk: r for r in Run.objects.filter(pk__in=latest.values()).only("pk", "status")}
+    child_steps: dict[int, list[dict]] = {}
+    for row in StepRun.objects.filter(run_id__in=latest.values()).order_by("run_id", "position").values("run_id", "name", "status"):
+        child_steps.setdefault(row["run_id"], []).append({"name": row["name"], "status": row["status"]})
+    views = {}
+    for name, ref in uses.items():
+        child = children.get(latest.get(name))
+        views[name] = SubrunView(uses=ref, run_id=child.pk if child else None, status=child.status if child else "",
+                                 steps=child_steps.get(child.pk, []) if child else [])
+    return views
+
 
 # --- workers and resource classes ---------------------------------------------------------------
 def worker_is_live(node: WorkerNode, *, now=None) -> bool:

@@ -3,7 +3,7 @@ from rest_framework import serializers
 from flowdeck.spec import DEFAULT_RESOURCE_CLASS
 
 from .models import Artifact, Experiment, MetricSummary, Run, StepRun, StepStatus, WorkerNode
-from .selectors import live_queues, step_waiting_reason
+from .selectors import live_queues, step_waiting_reason, subrun_children
 
 
 class GateOut(serializers.Serializer):
@@ -20,6 +20,8 @@ class CachedFromOut(serializers.Serializer):
 class StepOut(serializers.ModelSerializer):
     duration_s = serializers.FloatField(allow_null=True)
     gate = GateOut(allow_null=True, help_text="The quality gate's outcome, when the step has one.")
+    child_run = serializers.SerializerMethodField(
+        help_text="For a sub-workflow step (one that uses a published workflow): the id of its latest child run.")
     cached_from = CachedFromOut(allow_null=True, help_text="The step whose outputs this one reused: on a cache hit "
                                 "(worker 'cache'), or taken from the source run of a partial run (worker 'reused').")
     resource_class = serializers.SerializerMethodField(help_text="The kind of worker the step needs: cpu, gpu, highmem, ...")
@@ -30,7 +32,7 @@ class StepOut(serializers.ModelSerializer):
     class Meta:
         model = StepRun
         fields = ["name", "status", "attempt", "queued_at", "started_at", "finished_at", "duration_s", "worker", "exit_code",
-                  "error", "gate", "cached_from", "resource_class", "waiting_reason"]
+                  "error", "gate", "cached_from", "child_run", "resource_class", "waiting_reason"]
         extra_kwargs = {"worker": {"help_text": "The worker process that ran the step; 'cache' on a cache hit."}}
 
     def get_resource_class(self, obj) -> str:
@@ -43,6 +45,18 @@ class StepOut(serializers.ModelSerializer):
         if "live_queues" not in self.context:
             self.context["live_queues"] = live_queues()
         return step_waiting_reason(step=obj, live=self.context["live_queues"])
+
+    def get_child_run(self, obj) -> int | None:
+        # One query per run shown, however many steps it has.
+        children = self.context.setdefault("child_runs", {})
+        if obj.run_id not in children:
+            children[obj.run_id] = subrun_children(run_id=obj.run_id)
+        return children[obj.run_id].get(obj.pk)
+
+
+class ParentOut(serializers.Serializer):
+    run = serializers.IntegerField(source="run_id")
+    step = serializers.CharField(source="name")
 
 
 class SummaryOut(serializers.ModelSerializer):
@@ -84,9 +98,11 @@ class RunDetailOut(RunOut):
     logged_params = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     artifacts = ArtifactOut(many=True)
+    parent = ParentOut(source="parent_step", allow_null=True,
+                       help_text="For a child run started by a sub-workflow step: that step's run and name.")
 
     class Meta(RunOut.Meta):
-        fields = RunOut.Meta.fields + ["steps", "metrics", "logged_params", "tags", "artifacts"]
+        fields = RunOut.Meta.fields + ["steps", "metrics", "logged_params", "tags", "artifacts", "parent"]
 
     def get_logged_params(self, obj) -> dict:
         return {p.key: p.value for p in obj.logged_params.all()}

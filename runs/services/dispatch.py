@@ -9,6 +9,11 @@ from ..routing import step_queue
 
 
 def step_dispatch(step: StepRun, spec: dict) -> None:
+    if spec.get("uses"):  # a sub-workflow step: a child run, not a message to a worker
+        from .subruns import subrun_start
+
+        subrun_start(step, spec)
+        return
     from ..tasks import step_execute_task
 
     # The queue of the step's resource class: only workers serving that class take it.

@@ -12,6 +12,7 @@ from flowdeck.expr import parse as parse_expr
 from ..models import Run, RunStatus, StepRun, StepStatus
 from .lifecycle import params_check, run_start
 from .partial import NOT_SELECTED, descendants
+from .subruns import subrun_descendants, subrun_parent_guard
 
 
 def _require_change(user: AbstractBaseUser, run: Run, what: str) -> None:
@@ -88,8 +89,10 @@ def run_delete(*, user: AbstractBaseUser, run: Run) -> int:
     _require_change(user, run, "delete")
     if not run.is_final:
         raise Conflict(f"Run {run.pk} is {run.status}; stop it before deleting it.")
+    subrun_parent_guard(run)
     run_id = run.pk
+    run_ids = [run_id, *subrun_descendants(run_id=run_id)]  # its sub-workflow runs go with it
     with transaction.atomic():
         Run.objects.filter(pk=run_id).delete()
     # After the rows: a crash here leaves unreferenced files, never rows without files.
-    return storage.delete_prefix(storage.run_prefix(run_id))
+    return sum(storage.delete_prefix(storage.run_prefix(i)) for i in run_ids)
