@@ -1,8 +1,9 @@
 """The server-rendered web UI. Every view here calls the same selectors and services as the API."""
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from accounts import views as account_views
+from automation import views as automation_views
 from gallery import views as gallery_views
 from notifications import views as notification_views
 from registry import views as registry_views
@@ -48,6 +49,18 @@ run_urls = (
     "runs",
 )
 
+automation_urls = (
+    [
+        path("w/<slug:namespace>/<str:name>/automation/", automation_views.automation_page, name="page"),
+        path("w/<slug:namespace>/<str:name>/schedules/new", automation_views.schedule_create_view, name="schedule-create"),
+        path("w/<slug:namespace>/<str:name>/triggers/new", automation_views.trigger_create_view, name="trigger-create"),
+        re_path(r"^schedules/(?P<schedule_id>[0-9]+)/(?P<action>pause|resume|delete)$",
+                automation_views.schedule_action_view, name="schedule-action"),
+        path("triggers/<int:trigger_id>/delete", automation_views.trigger_delete_view, name="trigger-delete"),
+    ],
+    "automation",
+)
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -56,4 +69,5 @@ urlpatterns = [
     path("", include(gallery_urls)),
     path("", include(registry_urls)),
     path("", include(run_urls)),
+    path("", include(automation_urls)),
 ]

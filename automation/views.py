@@ -1,0 +1,146 @@
+"""The workflow's schedules and triggers page, and its forms and buttons. Every action
+calls the same services as the API."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import WRITE_ROLES, can_manage_automation, role_in, writable_teams
+from accounts.models import Team
+from core.errors import FlowdeckError
+from core.views import domain_errors
+from registry.models import Asset
+from registry.selectors import asset_get, version_get
+
+from . import signing
+from .forms import LATEST, ScheduleForm, TriggerForm
+from .selectors import (
+    schedule_firings,
+    schedule_get,
+    schedule_list,
+    schedule_next_fire,
+    trigger_deliveries,
+    trigger_get,
+    trigger_list,
+)
+from .services import schedule_create, schedule_delete, schedule_pause, schedule_resume, trigger_create, trigger_delete
+
+HISTORY = 10
+DONE = {"pause": "paused", "resume": "resumed", "delete": "deleted"}
+
+
+def _form_kwargs(request: HttpRequest, asset: Asset) -> dict:
+    teams = [t.slug for t in writable_teams(request.user)]
+    default = asset.namespace.slug if role_in(request.user, asset.namespace) in WRITE_ROLES \
+        else getattr(getattr(request.user, "personal_team", None), "slug", "")
+    return {"versions": list(asset.versions.values_list("version", flat=True)), "namespaces": teams,
+            "default_namespace": default}
+
+
+def _page(request: HttpRequest, asset: Asset, *, schedule_form=None, trigger_form=None, created=None,
+          status: int = 200) -> HttpResponse:
+    schedules = list(schedule_list(user=request.user, asset=asset))
+    for s in schedules:
+        s.next_fire = schedule_next_fire(schedule=s)
+        s.recent = schedule_firings(schedule=s, limit=HISTORY)
+        s.can_manage = can_manage_automation(request.user, s)
+    triggers = list(trigger_list(user=request.user, asset=asset))
+    for t in triggers:
+        t.url = request.build_absolute_uri(reverse("api:hook", kwargs={"key": t.key}))
+        t.recent = trigger_deliveries(trigger=t, limit=HISTORY)
+        t.can_manage = can_manage_automation(request.user, t)
+    kwargs = _form_kwargs(request, asset)
+    context = {
+        "asset": asset,
+        "schedules": schedules,
+        "triggers": triggers,
+        "can_create": bool(kwargs["namespaces"]),
+        "schedule_form": schedule_form or ScheduleForm(**kwargs),
+        "trigger_form": trigger_form or TriggerForm(**kwargs),
+        "created": created,
+        "secret_header": signing.SECRET_HEADER,
+        "signature_header": signing.SIGNATURE_HEADER,
+    }
+    return render(request, "automation/workflow_automation.html", context, status=status)
+
+
+@require_GET
+@login_required
+@domain_errors
+def automation_page(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    return _page(request, asset_get(user=request.user, namespace=namespace, name=name))
+
+
+def _target(asset: Asset, data: dict):
+    version = None if data["version"] == LATEST else version_get(asset=asset, version=data["version"])
+    return version, Team.objects.get(slug=data["namespace"])
+
+
+@require_POST
+@login_required
+@domain_errors
+def schedule_create_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    asset = asset_get(user=request.user, namespace=namespace, name=name)
+    form = ScheduleForm(request.POST, **_form_kwargs(request, asset))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            version, team = _target(asset, data)
+            schedule = schedule_create(
+                user=request.user, asset=asset, version=version, namespace=team, cron=data["cron"],
+                tz=data["timezone"], params=data["params"], name=data["name"],
+                skip_if_running=data["skip_if_running"], max_retries=data["max_retries"],
+            )
+        except FlowdeckError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, f"Scheduled {asset.full_name} at '{schedule.cron}' ({schedule.timezone}).")
+            return redirect("automation:page", namespace=namespace, name=name)
+    return _page(request, asset, schedule_form=form, status=400)
+
+
+@require_POST
+@login_required
+@domain_errors
+def schedule_action_view(request: HttpRequest, schedule_id: int, action: str) -> HttpResponse:
+    schedule = schedule_get(user=request.user, schedule_id=schedule_id)
+    service = {"pause": schedule_pause, "resume": schedule_resume, "delete": schedule_delete}[action]
+    service(user=request.user, schedule=schedule)
+    messages.success(request, f"Schedule {schedule_id} {DONE[action]}.")
+    return redirect("automation:page", namespace=schedule.asset.namespace.slug, name=schedule.asset.name)
+
+
+@require_POST
+@login_required
+@domain_errors
+def trigger_create_view(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    asset = asset_get(user=request.user, namespace=namespace, name=name)
+    form = TriggerForm(request.POST, **_form_kwargs(request, asset))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            version, team = _target(asset, data)
+            trigger, secret = trigger_create(user=request.user, asset=asset, version=version, namespace=team,
+                                             params=data["params"], mapping=data["mapping"], name=data["name"])
+        except FlowdeckError as exc:
+            form.add_domain_error(exc)
+        else:
+            # Rendered, not redirected: the secret must not pass through the session's messages.
+            created = {"trigger": trigger, "secret": secret,
+                       "url": request.build_absolute_uri(reverse("api:hook", kwargs={"key": trigger.key}))}
+            return _page(request, asset, created=created)
+    return _page(request, asset, trigger_form=form, status=400)
+
+
+@require_POST
+@login_required
+@domain_errors
+def trigger_delete_view(request: HttpRequest, trigger_id: int) -> HttpResponse:
+    trigger = trigger_get(user=request.user, trigger_id=trigger_id)
+    trigger_delete(user=request.user, trigger=trigger)
+    messages.success(request, f"Deleted trigger {trigger_id}; its URL no longer works.")
+    return redirect("automation:page", namespace=trigger.asset.namespace.slug, name=trigger.asset.name)
