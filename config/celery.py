@@ -12,3 +12,5 @@ app.autodiscover_tasks()
 
 # Every worker keeps its row in the worker registry: its queues (resource classes) and when it was last seen.
 import runs.worker_registry  # noqa: E402,F401
+# Worker processes are marked not dumpable, so step code cannot read their /proc files.
+import core.hardening  # noqa: E402,F401

@@ -195,6 +195,11 @@ FLOWDECK_STEP_LAUNCHER = env_str("FLOWDECK_STEP_LAUNCHER", "forkserver")  # or "
 FLOWDECK_FORKSERVER_PRELOAD = env_str("FLOWDECK_FORKSERVER_PRELOAD", "")  # e.g. "numpy,pandas"
 FLOWDECK_STEP_MEMORY_MB = env_int("FLOWDECK_STEP_MEMORY_MB", 0)  # RLIMIT_AS per step; 0 = none
 FLOWDECK_STEP_CPU_S = env_int("FLOWDECK_STEP_CPU_S", 0)  # RLIMIT_CPU per step; 0 = none
+# The account steps run as (name or uid) when the worker runs as root; empty = the worker's.
+FLOWDECK_STEP_USER = env_str("FLOWDECK_STEP_USER", "")
+# The interpreter steps run in (default: the worker's), and a PYTHONPATH for it.
+FLOWDECK_STEP_PYTHON = env_str("FLOWDECK_STEP_PYTHON", "")
+FLOWDECK_STEP_PYTHONPATH = env_str("FLOWDECK_STEP_PYTHONPATH", "")
 FLOWDECK_HEARTBEAT_S = env_int("FLOWDECK_HEARTBEAT_S", 5)
 FLOWDECK_HEARTBEAT_TIMEOUT_S = env_int("FLOWDECK_HEARTBEAT_TIMEOUT_S", 60)
 FLOWDECK_REDISPATCH_S = env_int("FLOWDECK_REDISPATCH_S", 300)

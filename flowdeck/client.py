@@ -32,6 +32,23 @@ def multipart_threshold() -> int:
     return int(raw) if raw else MULTIPART_THRESHOLD
 
 
+_SSL_CONTEXT = None
+
+
+def _ssl_context():
+    """One TLS context per process: building it reads the CA bundle (tens of ms), and a
+    step forked from the fork server inherits the one built there."""
+    global _SSL_CONTEXT
+    if _SSL_CONTEXT is None:
+        _SSL_CONTEXT = httpx.create_ssl_context()
+    return _SSL_CONTEXT
+
+
+def warm_up() -> None:
+    """Build the TLS context and import what httpx imports lazily, once (the fork server)."""
+    Client("http://127.0.0.1:9", "").close()
+
+
 class Client:
     """A thin, typed wrapper over the REST API.
 
@@ -48,7 +65,7 @@ class Client:
         headers = {"User-Agent": "flowdeck-sdk"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=_ssl_context())
 
     def close(self) -> None:
         self._http.close()
@@ -222,7 +239,6 @@ class Client:
         ``next_offset``, ``complete``, ...) to follow a running step."""
         params = {k: v for k, v in (("offset", offset), ("attempt", attempt)) if v is not None}
         return self.request("GET", f"/api/v1/runs/{run_id}/steps/{step}/log", params=params)
-
 
     def log_batch(
         self, run_id: int, *, metrics=(), params=None, tags=None, batch_id: str | None = None, patience_s: float = 0.0

@@ -9,7 +9,7 @@ session (process group), log file and resource limits (the runner sets those).
 
 Protocol, one JSON object per line. The worker writes requests on the server's stdin:
 
-    {"workdir": ..., "cwd": ..., "env": {...}, "log": path}
+    {"workdir": ..., "cwd": ..., "env": {...}, "log": path, "user": [uid, gid] or null}
 
 and reads events on its stdout: ``{"pid": n}`` once the child is forked (or
 ``{"error": "..."}``), then ``{"exit": n, "code": c}`` when it ends (``c`` is negative
@@ -61,6 +61,11 @@ def _child(request: dict, keep_open: tuple[int, ...]) -> None:
         os.close(devnull)
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+        if request.get("user"):
+            uid, gid = request["user"]
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)  # a root worker runs steps as FLOWDECK_STEP_USER; there is no way back
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -87,6 +92,7 @@ def _send(event: dict) -> None:
 
 
 def serve() -> int:
+    client.warm_up()
     _preload()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

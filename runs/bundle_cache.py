@@ -35,6 +35,7 @@ def bundle_dir(digest: str) -> Path:
             # The "data" filter refuses absolute paths, parent references, links out of
             # the tree and device files, on top of the checks made at publish time.
             tar.extractall(staging, filter="data")
+        os.chmod(staging, 0o755)  # mkdtemp made it private; steps may run as another user
         try:
             os.rename(staging, target)  # atomic: a concurrent fetch of the same digest loses cleanly
         except OSError:

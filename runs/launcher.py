@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import select
 import signal
 import subprocess
@@ -62,7 +63,7 @@ def _signal_group(pid: int, sig: int) -> None:
 
 def base_environment(home: str) -> dict[str, str]:
     """What every step process (and the fork server) starts from. Nothing of the worker's."""
-    return {
+    env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
         "TMPDIR": home,
@@ -70,6 +71,15 @@ def base_environment(home: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if settings.FLOWDECK_STEP_PYTHONPATH:
+        env["PYTHONPATH"] = settings.FLOWDECK_STEP_PYTHONPATH
+    return env
+
+
+def step_python() -> str:
+    """The interpreter steps run in: the worker's own unless FLOWDECK_STEP_PYTHON names
+    another (one with the flowdeck SDK and the steps' libraries installed)."""
+    return settings.FLOWDECK_STEP_PYTHON or sys.executable
 
 
 class ForkServer:
@@ -81,7 +91,7 @@ class ForkServer:
             env["FLOWDECK_FORKSERVER_PRELOAD"] = settings.FLOWDECK_FORKSERVER_PRELOAD
         self.owner = os.getpid()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flowdeck.forkserver"],
+            [step_python(), "-m", "flowdeck.forkserver"],
             cwd=home,
             env=env,
             stdin=subprocess.PIPE,
@@ -157,10 +167,38 @@ def fork_server() -> ForkServer:
     return _server
 
 
+def step_user() -> tuple[int, int] | None:
+    """(uid, gid) of FLOWDECK_STEP_USER, the account steps run as, or None to keep the
+    worker's own. Only a worker running as root can switch; it then must."""
+    name = settings.FLOWDECK_STEP_USER
+    if not name:
+        return None
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except KeyError:
+        raise LauncherError(f"FLOWDECK_STEP_USER {name!r} is not a user on this worker.") from None
+    if os.geteuid() != 0 and os.geteuid() != entry.pw_uid:
+        raise LauncherError("FLOWDECK_STEP_USER needs the worker to run as root.")
+    return entry.pw_uid, entry.pw_gid
+
+
+def hand_over(workdir: Path, user: tuple[int, int] | None) -> None:
+    """Give the step's work folder to the account it runs as."""
+    if user is None:
+        return
+    for root, dirs, names in os.walk(workdir):
+        os.chown(root, *user)
+        for name in dirs + names:
+            os.chown(os.path.join(root, name), *user)
+
+
 def step_start(*, workdir: Path, cwd: Path, env: dict[str, str], log_path: Path) -> StepProcess:
+    user = step_user()
+    log_path.touch()
+    hand_over(workdir, user)
     if settings.FLOWDECK_STEP_LAUNCHER == "spawn":
-        return _spawn(workdir, cwd, env, log_path)
-    request = {"workdir": str(workdir), "cwd": str(cwd), "env": env, "log": str(log_path)}
+        return _spawn(workdir, cwd, env, log_path, user)
+    request = {"workdir": str(workdir), "cwd": str(cwd), "env": env, "log": str(log_path), "user": user}
     try:
         return fork_server().start(request)
     except LauncherError:
@@ -169,16 +207,18 @@ def step_start(*, workdir: Path, cwd: Path, env: dict[str, str], log_path: Path)
         return fork_server().start(request)
 
 
-def _spawn(workdir: Path, cwd: Path, env: dict[str, str], log_path: Path) -> StepProcess:
+def _spawn(workdir: Path, cwd: Path, env: dict[str, str], log_path: Path, user: tuple[int, int] | None) -> StepProcess:
+    as_user = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flowdeck.runner", str(workdir)],
+            [step_python(), "-m", "flowdeck.runner", str(workdir)],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a kill reaches its children
+            **as_user,
         )
 
     def wait(pid: int, timeout: float) -> int | None:

@@ -166,7 +166,6 @@ def _run_subprocess(workdir: Path, log_path: Path, step: StepRun, spec: dict, to
     Returns (exit code, stopped, timed out)."""
     timeout = float(spec.get("timeout_s") or settings.FLOWDECK_STEP_TIMEOUT_S)
     env = step_environment(workdir, token, step.run_id, step.name)
-    log_path.touch()
     proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path)
     started = last_watch = last_beat = time.monotonic()
     shipped = 0
