@@ -15,7 +15,8 @@ from core.errors import InvalidInput
 from .models import AssetVersion
 
 PARAM_FIELDS = ("type", "default", "required", "choices", "min", "max", "description")
-STEP_FIELDS = ("fn", "depends_on", "inputs", "outputs", "when", "cache", "retries", "timeout_s")
+STEP_FIELDS = ("fn", "depends_on", "inputs", "outputs", "when", "cache", "retries", "timeout_s",
+               "uses", "params", "outputs_from")  # the last three: sub-workflow steps
 MAX_TEXT_DIFF_BYTES = 200 * 1024
 
 
