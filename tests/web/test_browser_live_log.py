@@ -1,0 +1,54 @@
+"""In headless Chromium: the run page shows a running step's log growing, line by line,
+without reloading the page."""
+from __future__ import annotations
+
+import pytest
+
+from runs.models import StepRun, StepStatus
+from runs.services.lifecycle import run_start
+from tests.factories import PASSWORD, make_spec, publish
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+SOURCE = '''\
+import time
+
+
+def talk():
+    print("first line", flush=True)
+    time.sleep(2)
+    print("second <line>", flush=True)
+    time.sleep(2)
+    print("last line", flush=True)
+'''
+
+
+def test_a_running_steps_log_grows_on_the_page_without_a_reload(page, celery_worker, live_server, user):
+    from playwright.sync_api import expect
+
+    spec = make_spec(name="talker", params=[], steps=[{"name": "talk", "fn": "workflow:talk"}])
+    run = run_start(user=user, version=publish(user, spec=spec, files={"workflow.py": SOURCE}))
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{live_server.url}/")
+
+    celery_worker.wait_for(
+        lambda: StepRun.objects.filter(run=run, name="talk", status=StepStatus.RUNNING).exists(),
+        timeout=30, what="the step to start",
+    )
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+    log = page.locator("#log-talk pre.log")
+    expect(page.locator("#log-talk")).to_have_attribute("open", "")  # a running step's log is open
+    expect(log).to_contain_text("first line", timeout=10_000)
+    expect(log).to_contain_text("second <line>", timeout=10_000)
+    assert page.evaluate("window.sameDocument === true")
+    # The page reloads once when the run ends (to show final metrics and artifacts); the whole
+    # log is there afterwards too.
+    expect(page.locator("#run-status .title-row .badge")).to_have_text("succeeded", timeout=25_000)
+    page.locator("#log-talk summary").click()
+    expect(page.locator("#log-talk pre.log")).to_contain_text("first line\nsecond <line>\nlast line\n")
