@@ -2,8 +2,8 @@
 run but reused from a source run, whose succeeded steps hand over their stored outputs.
 
 The SDK's ``wf.run(steps=[...], inputs_from=RUN)`` does the same locally. A reused step is
-recorded as succeeded with ``cached_from`` pointing at the source run's step (the run page
-says "reused from run N"); steps that are neither chosen nor upstream of a chosen step are
+recorded as succeeded with ``cached_from`` pointing at the source run's step, or at the step
+that step was itself reused from (the run page says "reused from run N"); steps that are neither chosen nor upstream of a chosen step are
 skipped ("not selected"). The source run's parameters are the base that the new ones
 override, so reused outputs and new steps see the same values unless edited.
 """
@@ -113,7 +113,9 @@ def partial_plan(*, version: AssetVersion, steps: list[str] | None, source_run: 
                 f"Step '{name}' of run {source_run.pk} has no stored output '{missing[0]}' to hand to step '{reader}'.",
                 field="source_run",
             )
-        reused[name] = source
+        # A step the source run itself reused or took from the cache points at the step that
+        # really ran, as cache hits do: a chain never grows, and gates find its metrics there.
+        reused[name] = source.cached_from if source.cached_from_id and source.cached_from else source
     skipped = frozenset(specs) - chosen - upstream
     return PartialPlan(chosen=chosen, reused=reused, skipped=skipped)
 
