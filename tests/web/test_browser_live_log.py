@@ -52,3 +52,47 @@ def test_a_running_steps_log_grows_on_the_page_without_a_reload(page, celery_wor
     expect(page.locator("#run-status .title-row .badge")).to_have_text("succeeded", timeout=25_000)
     page.locator("#log-talk summary").click()
     expect(page.locator("#log-talk pre.log")).to_contain_text("first line\nsecond <line>\nlast line\n")
+
+
+BATCHES_SOURCE = '''\
+import time
+
+
+def talk():
+    for batch in (1, 2, 3):
+        for i in range(200):
+            print(f"batch {batch} line {i}")
+        time.sleep(3)
+'''
+
+AT_END = "el => el.scrollHeight - el.scrollTop - el.clientHeight < 24"
+
+
+def test_a_growing_log_keeps_its_end_in_view_unless_the_reader_scrolled_up(page, celery_worker, live_server, user):
+    from playwright.sync_api import expect
+
+    spec = make_spec(name="talker", params=[], steps=[{"name": "talk", "fn": "workflow:talk"}])
+    run = run_start(user=user, version=publish(user, spec=spec, files={"workflow.py": BATCHES_SOURCE}))
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{live_server.url}/")
+    celery_worker.wait_for(
+        lambda: StepRun.objects.filter(run=run, name="talk", status=StepStatus.RUNNING).exists(),
+        timeout=30, what="the step to start",
+    )
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    log = page.locator("#log-talk pre.log")
+
+    expect(log).to_contain_text("batch 1 line 199", timeout=10_000)
+    page.wait_for_timeout(300)  # the scroll follows the swap
+    assert log.evaluate(AT_END)
+    expect(log).to_contain_text("batch 2 line 199", timeout=10_000)
+    page.wait_for_timeout(300)
+    assert log.evaluate(AT_END), "new text arrived but the log did not follow it"
+
+    log.evaluate("el => { el.scrollTop = 0; }")  # the reader scrolls up to read
+    expect(log).to_contain_text("batch 3 line 199", timeout=10_000)
+    page.wait_for_timeout(300)
+    assert log.evaluate("el => el.scrollTop") == 0, "new text pulled the reader away from where they were"
