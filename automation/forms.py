@@ -31,8 +31,8 @@ class _JSONObjectField(forms.CharField):
 
 class _TargetForm(forms.Form):
     version = forms.ChoiceField(help_text="'latest' runs the newest version that is not yanked, at each run.")
-    namespace = forms.ChoiceField(label="runs go to", help_text="You need the editor or admin role there.")
-    params = _JSONObjectField(required=False, label="parameters", help_text='Fixed values, as JSON: {"n": 5}')
+    namespace = forms.ChoiceField(label="Runs go to", help_text="You need the editor or admin role there.")
+    params = _JSONObjectField(required=False, label="Parameters", help_text='Fixed values, as JSON: {"n": 5}')
     name = forms.CharField(required=False, max_length=200)
 
     def __init__(self, *args, versions: list[str], namespaces: list[str], default_namespace: str, **kwargs) -> None:
@@ -48,11 +48,11 @@ class _TargetForm(forms.Form):
 
 
 class ScheduleForm(_TargetForm):
-    cron = forms.CharField(max_length=200, help_text="minute hour day-of-month month day-of-week, e.g. 0 3 * * *",
+    cron = forms.CharField(max_length=200, label="Cron", help_text="minute hour day-of-month month day-of-week, e.g. 0 3 * * *",
                            widget=forms.TextInput(attrs={"class": "mono", "placeholder": "0 3 * * *"}))
-    timezone = forms.CharField(max_length=64, initial="UTC", help_text="IANA name, e.g. Europe/Paris")
-    skip_if_running = forms.BooleanField(required=False, initial=True, label="skip a firing while the previous run is going")
-    max_retries = forms.IntegerField(min_value=0, max_value=10, initial=0, label="retries of a failed run")
+    timezone = forms.CharField(max_length=64, initial="UTC", label="Time zone", help_text="IANA name, e.g. Europe/Paris")
+    skip_if_running = forms.BooleanField(required=False, initial=True, label="Skip a firing while the previous run is going")
+    max_retries = forms.IntegerField(min_value=0, max_value=10, initial=0, label="Retries of a failed run")
 
     field_order = ["cron", "timezone", "version", "params", "skip_if_running", "max_retries", "namespace", "name"]
 
