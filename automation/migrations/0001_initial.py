@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0003_token_step_run'),
+        ('accounts', '0002_initial'),
         ('django_celery_beat', '0019_alter_periodictasks_options'),
         ('registry', '0003_assetversion_forked_from'),
         ('runs', '0004_engine_workers_logs_subruns'),
