@@ -420,14 +420,15 @@ class WorkerFactory:
         self.started: list[CeleryWorker] = []
 
     def __call__(self, queues: Sequence[str] = ("flowdeck",), *, name_prefix: str = "test", purge: bool = True,
-                 concurrency: int = 2) -> CeleryWorker:
+                 concurrency: int = 2, extra_env: dict[str, str] | None = None) -> CeleryWorker:
         """A worker consuming ``queues`` (``-Q``), named ``<name_prefix>-<random>@<host>``,
         ready when this returns. ``purge`` first drops stale messages from those queues (pass
-        False for a queue that holds messages this test sent and wants served)."""
+        False for a queue that holds messages this test sent and wants served); ``extra_env``
+        goes on top of its environment (e.g. engine timings)."""
         workdir = self.tmp_path_factory.mktemp("celery-worker")
         log_path = workdir / "worker.log"
         name = f"{name_prefix}-{uuid.uuid4().hex[:10]}@%h"
-        env = {**self.env, "FLOWDECK_WORKER_CACHE": str(workdir / "cache")}
+        env = {**self.env, "FLOWDECK_WORKER_CACHE": str(workdir / "cache"), **(extra_env or {})}
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
             "--pool=prefork", f"--concurrency={concurrency}", "-Q", ",".join(queues), "--loglevel=INFO",
