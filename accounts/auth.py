@@ -1,10 +1,12 @@
 from rest_framework import authentication, exceptions
 
 from .services import token_authenticate
+from .step_tokens import step_token_authenticate
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer fdk_...``. ``request.auth`` is the ApiToken."""
+    """``Authorization: Bearer fdk_...`` (``request.auth`` is the ApiToken) or a step
+    subprocess's ``fds_...`` (``request.auth`` is a StepToken)."""
 
     keyword = "Bearer"
 
@@ -15,7 +17,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() not in ("bearer", "token"):
             return None
-        token = token_authenticate(parts[1])
+        token = step_token_authenticate(parts[1]) or token_authenticate(parts[1])
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return token.user, token

@@ -76,7 +76,6 @@ def token_create(
     scopes: list[str] | None = None,
     expires_at: datetime | None = None,
     run_id: int | None = None,
-    step_run_id: int | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its plaintext, which is never stored or shown again."""
     scopes = list(scopes or DEFAULT_SCOPES)
@@ -94,23 +93,19 @@ def token_create(
         scopes=scopes,
         expires_at=expires_at,
         run_id=run_id,
-        step_run_id=step_run_id,
     )
     return token, plaintext
 
 
-def token_create_for_run(
-    *, user: AbstractBaseUser, run_id: int, step_run_id: int | None = None, hours: int = 24
-) -> tuple[ApiToken, str]:
-    """The short-lived token handed to a step subprocess: it can log to ``run_id`` only,
-    and what it logs is attributed to ``step_run_id``."""
+def token_create_for_run(*, user: AbstractBaseUser, run_id: int, hours: int = 24) -> tuple[ApiToken, str]:
+    """A short-lived token that can log to ``run_id`` only. (Step subprocesses get a
+    signed step token instead: accounts/step_tokens.py.)"""
     return token_create(
         user=user,
         name=f"run {run_id}",
         scopes=["write"],
         expires_at=timezone.now() + timedelta(hours=hours),
         run_id=run_id,
-        step_run_id=step_run_id,
     )
 
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.services import token_create_for_run, token_revoke
+from accounts.step_tokens import step_token_issue
 from core import storage
 from flowdeck.gates import NOT_SCALAR, SCALAR_MAX_CHARS, json_scalar
 
@@ -66,19 +66,18 @@ def step_execute(*, step_run_id: int) -> None:
     step = StepRun.objects.select_related("run__asset_version", "run__created_by").get(pk=step_run_id)
     run = step.run
     if step.attempt > 1:
-        forget_attempt(step)  # points logged by an attempt that died, and its token
-    Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING, started_at=timezone.now())
+        forget_attempt(step)  # what an earlier attempt logged
     spec = next(s for s in run.asset_version.spec["steps"] if s["name"] == step.name)
     workdir = Path(tempfile.mkdtemp(prefix=f"flowdeck-{run.pk}-{step.name}-"))
-    token = None
+    shipped = 0  # bytes of log shipped live: rows to clear at the end
     status, error, exit_code = StepStatus.FAILED, "", None
     outputs: dict = {}
     log_path = workdir / "log.txt"
     try:
         bundle = bundle_dir(run.asset_version.bundle_digest)
         _prepare(workdir, bundle, run, step, spec)
-        token, plaintext = token_create_for_run(user=run.created_by, run_id=run.pk, step_run_id=step.pk)
-        exit_code, stopped, timed_out = _run_subprocess(workdir, log_path, step, spec, plaintext)
+        plaintext = step_token_issue(step_run_id=step.pk, attempt=step.attempt)  # dies with this attempt
+        exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext)
         if stopped:
             status, error = StepStatus.STOPPED, "Stopped by request."
         elif timed_out:
@@ -95,11 +94,9 @@ def step_execute(*, step_run_id: int) -> None:
         log.exception("step %s of run %s failed in the executor", step.name, run.pk)
         error = f"Executor error: {type(exc).__name__}: {exc}"
         _append(log_path, f"\n[flowdeck] {error}\n")
-    finally:
-        if token is not None:
-            token_revoke(token=token)
     log_key, log_size = _store_log(log_path, run, step)
-    log_chunks_clear(step_id=step.pk)
+    if shipped:
+        log_chunks_clear(step_id=step.pk)
     shutil.rmtree(workdir, ignore_errors=True)
     _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
 
@@ -161,9 +158,11 @@ def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> 
     }
 
 
-def _run_subprocess(workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str) -> tuple[int | None, bool, bool]:
+def _run_subprocess(
+    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str
+) -> tuple[int | None, bool, bool, int]:
     """Run the step; ship its log, heartbeat, and kill it on stop or timeout.
-    Returns (exit code, stopped, timed out)."""
+    Returns (exit code, stopped, timed out, bytes of log shipped live)."""
     timeout = float(spec.get("timeout_s") or settings.FLOWDECK_STEP_TIMEOUT_S)
     env = step_environment(workdir, token, step.run_id, step.name)
     proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path)
@@ -173,7 +172,7 @@ def _run_subprocess(workdir: Path, log_path: Path, step: StepRun, spec: dict, to
     while True:
         return_code = proc.wait(timeout=0.05 if time.monotonic() - started < 1 else 0.2)
         if return_code is not None:
-            return return_code, stopped, timed_out
+            return return_code, stopped, timed_out, shipped
         now = time.monotonic()
         if now - started > timeout:
             timed_out = True

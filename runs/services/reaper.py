@@ -23,10 +23,9 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Min
 from django.utils import timezone
 
-from accounts.models import ApiToken
-
 from ..models import Metric, MetricSummary, Run, RunStatus, StepRun, StepStatus
 from .dispatch import step_dispatch
+from .logs import log_chunks_clear
 
 log = logging.getLogger(__name__)
 MAX_LOST = 2  # executions lost with their worker before the step fails instead
@@ -60,9 +59,10 @@ def takeover_dead_local(step_run_id: int, me: str) -> bool:
 
 
 def forget_attempt(step: StepRun) -> None:
-    """Before a step runs again: revoke earlier attempts' tokens and drop the metric
-    points they logged, recomputing the summaries of the keys they touched."""
-    ApiToken.objects.filter(step_run=step, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Before a step runs again: drop the live log and the metric points of its earlier
+    attempts, recomputing the summaries of the keys they touched. (Their step tokens
+    already stopped working when the attempt number moved on.)"""
+    log_chunks_clear(step_id=step.pk)
     points = Metric.objects.filter(run_id=step.run_id, origin=step.pk)
     keys = list(points.values_list("key", flat=True).distinct())
     if not keys:
