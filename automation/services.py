@@ -64,6 +64,10 @@ def _params_object(params: Any, field: str = "params") -> dict:
 
 
 # --- schedules ------------------------------------------------------------------------------
+def _task_name(schedule_id: int) -> str:
+    return f"flowdeck.schedule.{schedule_id}"
+
+
 def schedule_create(
     *,
     user: AbstractBaseUser,
@@ -97,7 +101,7 @@ def schedule_create(
         # save() (not update()) bumps django-celery-beat's change marker, so a running beat
         # reloads its schedule within seconds.
         schedule.periodic_task = PeriodicTask.objects.create(
-            name=f"flowdeck.schedule.{schedule.pk}", task=FIRE_TASK, crontab=crontab,
+            name=_task_name(schedule.pk), task=FIRE_TASK, crontab=crontab,
             kwargs=json.dumps({"schedule_id": schedule.pk}), enabled=True,
             description=f"{asset.full_name}: {schedule}",
         )
@@ -148,7 +152,12 @@ def schedule_fire(*, schedule_id: int, message_id: str | None = None) -> Schedul
     schedule is gone or paused. A message delivered again (same ``message_id``) fires once."""
     with transaction.atomic():
         schedule = Schedule.objects.select_for_update().filter(pk=schedule_id).first()
-        if schedule is None or schedule.paused:
+        if schedule is None:
+            # Gone with its workflow, namespace or owner (a cascade, not schedule_delete):
+            # drop the beat entry that still names it.
+            PeriodicTask.objects.filter(name=_task_name(schedule_id)).delete()
+            return None
+        if schedule.paused:
             return None
         if message_id:
             seen = ScheduleFiring.objects.filter(message_id=message_id).first()

@@ -139,3 +139,11 @@ def test_next_fire_follows_the_time_zone():
     assert paris.isoformat() == "2026-11-23T03:00:00+01:00"
     assert cron_next("*/15 * * * *", "UTC", after).isoformat() == "2026-11-22T05:45:00+00:00"
     assert cron_next("0 0 29 2 *", "UTC", after).date().isoformat() == "2028-02-29"
+
+
+def test_a_beat_entry_left_by_a_cascade_is_dropped_at_its_next_firing(user, version):
+    schedule = schedule_create(user=user, asset=version.asset, cron="* * * * *")
+    task_id, schedule_id = schedule.periodic_task_id, schedule.pk
+    version.asset.delete()  # the workflow goes, and its schedules with it
+    assert schedule_fire(schedule_id=schedule_id) is None
+    assert not PeriodicTask.objects.filter(pk=task_id).exists()
