@@ -18,8 +18,29 @@
     if (pre) pre.dataset.follow = atEnd(pre) ? "1" : "0";
   });
 
+  // A step's log opens by itself when the step starts running (the status section polls and
+  // tells), unless the reader closed that log themselves.
+  document.addEventListener("toggle", function (event) {
+    const details = event.target;
+    if (details.classList && details.classList.contains("log-block") && !details.open) {
+      details.dataset.closedByReader = "1";
+    }
+  }, true);
+
+  function openRunningLogs(status) {
+    status.querySelectorAll("tr[id^='step-']").forEach(function (row) {
+      if (!row.querySelector(".status-running")) return;
+      const details = document.getElementById("log-" + row.id.slice("step-".length));
+      if (details && !details.open && !details.dataset.closedByReader) details.open = true;
+    });
+  }
+
   // After it landed (a new element in a log, or a whole log view): scroll if they were.
   document.addEventListener("htmx:load", function (event) {
+    if (event.target.id === "run-status") {
+      openRunningLogs(event.target);
+      return;
+    }
     const pre = logOf(event.target);
     if (pre) {
       if (pre.dataset.follow !== "0") pre.scrollTop = pre.scrollHeight;

@@ -14,6 +14,11 @@ SOURCE = '''\
 import time
 
 
+def warm_up():
+    print("warming up", flush=True)
+    time.sleep(3)
+
+
 def talk():
     print("first line", flush=True)
     time.sleep(2)
@@ -23,27 +28,42 @@ def talk():
 '''
 
 
-def test_a_running_steps_log_grows_on_the_page_without_a_reload(page, celery_worker, live_server, user):
-    from playwright.sync_api import expect
-
-    spec = make_spec(name="talker", params=[], steps=[{"name": "talk", "fn": "workflow:talk"}])
-    run = run_start(user=user, version=publish(user, spec=spec, files={"workflow.py": SOURCE}))
-
+def log_in(page, live_server, user) -> None:
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button:has-text('Log in')")
     page.wait_for_url(f"{live_server.url}/")
 
+
+def wait_running(celery_worker, run, step: str) -> None:
     celery_worker.wait_for(
-        lambda: StepRun.objects.filter(run=run, name="talk", status=StepStatus.RUNNING).exists(),
-        timeout=30, what="the step to start",
+        lambda: StepRun.objects.filter(run=run, name=step, status=StepStatus.RUNNING).exists(),
+        timeout=30, what=f"step {step} to start",
     )
+
+
+def test_a_running_steps_log_grows_on_the_page_without_a_reload(page, celery_worker, live_server, user):
+    from playwright.sync_api import expect
+
+    spec = make_spec(name="talker", params=[], steps=[
+        {"name": "warm_up", "fn": "workflow:warm_up"},
+        {"name": "talk", "fn": "workflow:talk", "depends_on": ["warm_up"]},
+    ])
+    run = run_start(user=user, version=publish(user, spec=spec, files={"workflow.py": SOURCE}))
+    log_in(page, live_server, user)
+    wait_running(celery_worker, run, "warm_up")
     page.goto(f"{live_server.url}/runs/{run.pk}/")
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
 
+    # The running step's log is open and shows what it printed; the next step's is closed.
+    expect(page.locator("#log-warm_up")).to_have_attribute("open", "")
+    expect(page.locator("#log-warm_up pre.log")).to_contain_text("warming up")
+    expect(page.locator("#log-talk")).not_to_have_attribute("open", "")
+
+    # When the next step starts, its log opens by itself and grows line by line.
     log = page.locator("#log-talk pre.log")
-    expect(page.locator("#log-talk")).to_have_attribute("open", "")  # a running step's log is open
+    expect(page.locator("#log-talk")).to_have_attribute("open", "", timeout=15_000)
     expect(log).to_contain_text("first line", timeout=10_000)
     expect(log).to_contain_text("second <line>", timeout=10_000)
     assert page.evaluate("window.sameDocument === true")
@@ -73,15 +93,8 @@ def test_a_growing_log_keeps_its_end_in_view_unless_the_reader_scrolled_up(page,
 
     spec = make_spec(name="talker", params=[], steps=[{"name": "talk", "fn": "workflow:talk"}])
     run = run_start(user=user, version=publish(user, spec=spec, files={"workflow.py": BATCHES_SOURCE}))
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
-    celery_worker.wait_for(
-        lambda: StepRun.objects.filter(run=run, name="talk", status=StepStatus.RUNNING).exists(),
-        timeout=30, what="the step to start",
-    )
+    log_in(page, live_server, user)
+    wait_running(celery_worker, run, "talk")
     page.goto(f"{live_server.url}/runs/{run.pk}/")
     log = page.locator("#log-talk pre.log")
 
