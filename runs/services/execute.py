@@ -27,6 +27,7 @@ from flowdeck.gates import NOT_SCALAR, SCALAR_MAX_CHARS, json_scalar
 from ..bundle_cache import bundle_dir
 from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
+from ..routing import step_queue
 from .lifecycle import run_advance
 from .logs import log_chunks_clear, log_ship
 from .reaper import forget_attempt, takeover_dead_local
@@ -255,7 +256,7 @@ def _record(step: StepRun, spec: dict, status: str, error: str, exit_code, outpu
     if retry:
         from ..tasks import step_execute_task
 
-        step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60))
+        step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60), queue=step_queue(step))
         return
     run_advance(run_id=step.run_id, finished=step.name)
 

@@ -125,8 +125,6 @@ FLAKY_SOURCE = WORKFLOW_SOURCE.replace('''def b(x, n):
     return {"y": x * n}''')
 
 
-@pytest.mark.xfail(strict=False, reason="needs runs/services/execute.py _record to re-send retries with "
-                   "queue=step_queue(step) (runs/routing.py); remove this mark once it does")
 def test_a_retried_gpu_step_goes_back_to_a_gpu_worker(celery_worker, celery_worker_factory, tmp_path):
     user = make_user("alice")
     spec = make_spec(
