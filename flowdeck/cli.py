@@ -225,8 +225,12 @@ def cmd_runs(args) -> int:
                 _emit(args, run)
             else:
                 print(f"Run {run['id']}  {run['workflow']}@{run['version']}  {run['status']}")
+                if run.get("parent"):
+                    print(f"part of run {run['parent']['run']} (sub-workflow step {run['parent']['step']})")
                 print(f"params: {json.dumps(run['params'])}")
-                _emit(args, run, [(s["name"], s["status"], f"{s['duration_s'] or 0:.2f}s", s["error"] or "") for s in run["steps"]], ("STEP", "STATUS", "TIME", "ERROR"))
+                _emit(args, run, [(s["name"], s["status"] + (f" (child run {s['child_run']})" if s.get("child_run") else ""),
+                                   f"{s['duration_s'] or 0:.2f}s", s["error"] or "") for s in run["steps"]],
+                      ("STEP", "STATUS", "TIME", "ERROR"))
                 for m in run["metrics"]:
                     print(f"metric {m['key']}: last {m['last']:.6g} (step {m['last_step']}), min {m['min']:.6g}, max {m['max']:.6g}")
                 for a in run["artifacts"]:

@@ -43,6 +43,7 @@ def run_retry(*, user: AbstractBaseUser, run: Run, params: dict | None = None) -
     Steps a partial run did not select stay skipped.
     """
     _require_change(user, run, "retry")
+    subrun_parent_guard(run, what="retry")
     if run.asset_version_id is None:
         raise InvalidInput(f"Run {run.pk} was tracked, not orchestrated; there are no steps to retry.", field="run")
     if params is not None and not isinstance(params, dict):
@@ -89,7 +90,7 @@ def run_delete(*, user: AbstractBaseUser, run: Run) -> int:
     _require_change(user, run, "delete")
     if not run.is_final:
         raise Conflict(f"Run {run.pk} is {run.status}; stop it before deleting it.")
-    subrun_parent_guard(run)
+    subrun_parent_guard(run, what="delete")
     run_id = run.pk
     run_ids = [run_id, *subrun_descendants(run_id=run_id)]  # its sub-workflow runs go with it
     with transaction.atomic():

@@ -231,11 +231,11 @@ def subrun_descendants(*, run_id: int) -> list[int]:
     return found
 
 
-def subrun_parent_guard(run: Run) -> None:
-    """A child run is deleted with its parent, never alone: the parent step's outputs are
-    the child's stored objects."""
+def subrun_parent_guard(run: Run, *, what: str) -> None:
+    """A child run is retried and deleted with its parent, never alone: the parent step's
+    outputs are the child's stored objects, and only the parent's step starts a child."""
     if run.parent_step_id is not None:
         parent = StepRun.objects.filter(pk=run.parent_step_id).values_list("run_id", "name").first()
         if parent:
             raise Conflict(f"Run {run.pk} is the sub-workflow of run {parent[0]} (step '{parent[1]}'); "
-                           f"delete run {parent[0]} instead.")
+                           f"{what} run {parent[0]} instead.")

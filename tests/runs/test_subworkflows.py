@@ -142,6 +142,8 @@ def test_it_runs_the_child_with_mapped_params_and_feeds_its_outputs_downstream(c
     # A child is deleted with its parent, never alone; its stored objects go too.
     with pytest.raises(Conflict, match=f"delete run {run.pk} instead"):
         run_delete(user=user, run=child)
+    with pytest.raises(Conflict, match=f"is the sub-workflow of run {run.pk} \\(step 'train'\\); retry run {run.pk} instead"):
+        run_retry(user=user, run=child)
     assert storage.list_keys(f"runs/{child.pk}/")
     removed = run_delete(user=user, run=run)
     assert removed >= 4
