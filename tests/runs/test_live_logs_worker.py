@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -82,3 +83,39 @@ def test_a_running_steps_log_is_seen_growing_through_the_api_and_the_cli(celery_
     assert "== talk ==" in printed and "last line" in printed, cli_lines
     # The CLI printed the first line well before the last: it streamed, not dumped at the end.
     assert printed["last line"] - printed["first line"] > 1.5, cli_lines
+
+
+FLAKY_SOURCE = '''\
+import os
+import pathlib
+
+
+def flaky():
+    marker = pathlib.Path("/tmp") / f"flowdeck-test-flaky-{os.environ['FLOWDECK_RUN_ID']}-MARKER"
+    if not marker.exists():
+        marker.write_text("tried")
+        print("attempt one fails", flush=True)
+        raise SystemExit(3)
+    marker.unlink()
+    print("attempt two works", flush=True)
+'''
+
+
+def test_following_a_retried_step_prints_each_attempt(celery_worker, live_server, capsys, monkeypatch):
+    from flowdeck.cli import main as cli
+
+    user = make_user("alice")
+    monkeypatch.setenv("FLOWDECK_URL", live_server.url)
+    monkeypatch.setenv("FLOWDECK_TOKEN", make_token(user))
+    spec = make_spec(name="flaky", params=[], steps=[{"name": "flaky", "fn": "workflow:flaky", "retries": 1}])
+    source = FLAKY_SOURCE.replace("MARKER", uuid.uuid4().hex)  # attempt 1 leaves it, attempt 2 removes it
+    run = run_start(user=user, version=publish(user, spec=spec, files={"workflow.py": source}))
+
+    assert cli(["logs", str(run.pk), "flaky", "--follow"]) == 0
+    out = capsys.readouterr().out
+    run = celery_worker.wait_for_run(run.pk)
+    assert run.status == RunStatus.SUCCEEDED, (run.error, out)
+    assert run.steps.get(name="flaky").attempt == 2
+    first, second = out.index("attempt one fails"), out.index("attempt two works")
+    assert first < out.index("-- attempt 2 --") < second, out
+    assert out.count("attempt one fails") == 1 and out.count("attempt two works") == 1, out
