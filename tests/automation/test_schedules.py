@@ -116,15 +116,15 @@ def test_pause_resume_and_delete_drive_the_beat_entry(user, other_user, version)
 # The scheduler closes old connections as beat does, so the test needs real commits.
 @pytest.mark.django_db(transaction=True)
 def test_the_database_scheduler_reads_the_entry_beside_static_ones(user, version, monkeypatch):
-    monkeypatch.setitem(app.conf, "beat_schedule", {
-        "static-heartbeat": {"task": "flowdeck.test_static", "schedule": 15.0},
-    })
+    # The settings' own static entries (CELERY_BEAT_SCHEDULE), plus one of this test's.
+    static = {**app.conf.beat_schedule, "static-heartbeat": {"task": "flowdeck.test_static", "schedule": 15.0}}
+    monkeypatch.setitem(app.conf, "beat_schedule", static)
     schedule = schedule_create(user=user, asset=version.asset, cron="*/15 8-18 * * mon-fri", tz="Europe/Paris")
     paused = schedule_create(user=user, asset=version.asset, cron="*/5 * * * *")
     schedule_pause(user=user, schedule=paused)
 
     entries = DatabaseScheduler(app=app).schedule
-    assert "static-heartbeat" in entries and entries["static-heartbeat"].task == "flowdeck.test_static"
+    assert set(static) <= set(entries) and entries["static-heartbeat"].task == "flowdeck.test_static"
     entry = entries[f"flowdeck.schedule.{schedule.pk}"]
     assert entry.task == "flowdeck.automation.schedule_fire" and entry.kwargs == {"schedule_id": schedule.pk}
     cron = entry.schedule
