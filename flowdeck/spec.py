@@ -297,6 +297,14 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
             f"(a lowercase letter, then lowercase letters, digits or '_', at most 32 characters); got {resources!r}.",
             f"{field}.resources",
         )
+    limits = {}
+    for key, top in (("memory_mb", 1024 * 1024), ("cpu_s", 7 * 24 * 3600)):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise SpecError(f"Step '{name}' {key} must be a whole number from 1 to {top}.", f"{field}.{key}")
+        limits[key] = value
     when = raw.get("when")
     if when is not None:
         if not isinstance(when, str) or not when.strip():
@@ -317,6 +325,7 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
         "resources": resources,
         "when": when,
         "description": str(raw.get("description") or ""),
+        **limits,
     }
 
 

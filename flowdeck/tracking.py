@@ -186,6 +186,7 @@ class HttpSink:
         self._wake = threading.Event()
         self._closed = False
         self._error: BaseException | None = None
+        self._reported = False  # a sink reports one failure: later ones are its echoes
         self._thread = threading.Thread(target=self._loop, name="flowdeck-metrics", daemon=True)
         self._thread.start()
         _open_sinks.add(self)
@@ -193,6 +194,7 @@ class HttpSink:
     def _raise_pending(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
+            self._reported = True
             raise error
 
     def metrics(self, points: list[dict]) -> None:
@@ -260,7 +262,7 @@ class HttpSink:
             self._fail(batch, exc)
 
     def _fail(self, batch: list[dict], exc: BaseException) -> None:
-        if self._error is None:  # the first failure is the one worth reporting
+        if self._error is None and not self._reported:  # the first failure is the one worth reporting
             self._error = TrackingError(f"{len(batch)} metric points were not stored in run {self.run_id}: {exc}")
             self._error.__cause__ = exc
 

@@ -55,7 +55,8 @@ class Step:
 
     def __init__(self, fn: Callable, *, name: str, depends_on: list[str], outputs: list[str],
                  inputs: dict[str, str], retries: int, timeout_s: float | None, cache: bool,
-                 when: str | None = None, resources: str = DEFAULT_RESOURCE_CLASS) -> None:
+                 when: str | None = None, resources: str = DEFAULT_RESOURCE_CLASS,
+                 memory_mb: int | None = None, cpu_s: int | None = None) -> None:
         self.fn = fn
         self.name = name
         self.depends_on = depends_on
@@ -66,6 +67,7 @@ class Step:
         self.cache = cache
         self.when = when
         self.resources = resources
+        self.limits = {k: v for k, v in (("memory_mb", memory_mb), ("cpu_s", cpu_s)) if v is not None}
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -94,6 +96,7 @@ class SubWorkflow(Step):
         self.outputs = list(outputs_from)
         self.retries, self.timeout_s, self.cache, self.when = 0, None, False, when
         self.resources = "cpu"  # the child's steps have their own resource classes
+        self.limits: dict[str, int] = {}
         self.description = description
 
     def __call__(self, *args, **kwargs):
@@ -143,6 +146,8 @@ class Workflow:
         cache: bool = False,
         when: str | None = None,
         resources: str = DEFAULT_RESOURCE_CLASS,
+        memory_mb: int | None = None,
+        cpu_s: int | None = None,
     ):
         """Decorator that adds a step. Function arguments are bound by name to parameters
         or to outputs of upstream steps; ``inputs`` binds them explicitly
@@ -153,7 +158,9 @@ class Workflow:
         ``cache=True`` reuses the outputs of an earlier run of this step with the same code
         and inputs. ``resources`` names the kind of worker the step needs on the server
         (``"cpu"``, the default, ``"gpu"``, ``"highmem"`` or a class of your own); it waits
-        until a worker serving that class is free. Local runs ignore it."""
+        until a worker serving that class is free. Local runs ignore it. ``memory_mb`` and
+        ``cpu_s`` cap the step's address space and CPU seconds on the server (a step over
+        them fails with MemoryError, or is killed)."""
 
         def decorate(func: Callable) -> Step:
             step_name = name or func.__name__
@@ -168,7 +175,8 @@ class Workflow:
                 raise WorkflowError(f"Step '{step_name}' is declared twice.", f"steps.{step_name}")
             step = Step(func, name=step_name, depends_on=deps, outputs=list(outputs),
                         inputs=self._bind(step_name, func, deps, dict(inputs or {})),
-                        retries=retries, timeout_s=timeout_s, cache=cache, when=when, resources=resources)
+                        retries=retries, timeout_s=timeout_s, cache=cache, when=when, resources=resources,
+                        memory_mb=memory_mb, cpu_s=cpu_s)
             self.steps[step_name] = step
             self._check(step_name)
             return step
@@ -267,7 +275,7 @@ class Workflow:
                     "name": s.name, "fn": ref(s) if s.fn else None, "depends_on": s.depends_on, "inputs": s.inputs,
                     "outputs": s.outputs, "retries": s.retries, "timeout_s": s.timeout_s, "cache": s.cache,
                     "resources": s.resources, "when": s.when, "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
-                } | s.spec_extra()
+                } | s.limits | s.spec_extra()
                 for s in self.steps.values()
             ],
         }

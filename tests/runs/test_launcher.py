@@ -208,3 +208,23 @@ def test_forking_a_step_is_fast(step_dir, settings):
         assert _start(workdir).wait(30) == 0
         times.append(time.perf_counter() - began)
     assert statistics.median(times) < 0.1, times
+
+
+def test_a_steps_own_limits_come_from_its_spec(settings):
+    from flowdeck import Workflow
+    from flowdeck.spec import SpecError, validate_spec
+    from runs.services.execute import step_limits
+
+    wf = Workflow("limited")
+
+    @wf.step(memory_mb=512, cpu_s=60)
+    def train():
+        return None
+
+    spec = validate_spec(wf.spec())
+    assert step_limits(spec["steps"][0]) == {"memory_mb": 512, "cpu_s": 60}
+    settings.FLOWDECK_STEP_MEMORY_MB = 4096
+    assert step_limits({"name": "x"}) == {"memory_mb": 4096, "cpu_s": None}
+    with pytest.raises(SpecError, match="memory_mb must be a whole number") as caught:
+        validate_spec({"name": "bad", "steps": [{"name": "a", "fn": "m:f", "memory_mb": "lots"}]})
+    assert caught.value.field == "steps.a.memory_mb"
