@@ -18,13 +18,30 @@
     if (pre) pre.dataset.follow = atEnd(pre) ? "1" : "0";
   });
 
+  // The page reloads once when the run ends; the logs open before stay open after it.
+  const OPEN_KEY = "flowdeck.openLogs:" + location.pathname;
+
+  function remember() {
+    const open = Array.from(document.querySelectorAll("details.log-block[open]")).map(function (d) { return d.id; });
+    try { sessionStorage.setItem(OPEN_KEY, JSON.stringify(open)); } catch (e) { /* storage off: no memory */ }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    let open = [];
+    try { open = JSON.parse(sessionStorage.getItem(OPEN_KEY) || "[]"); } catch (e) { open = []; }
+    open.forEach(function (id) {
+      const details = document.getElementById(id);
+      if (details && details.classList.contains("log-block")) details.open = true;
+    });
+  });
+
   // A step's log opens by itself when the step starts running (the status section polls and
   // tells), unless the reader closed that log themselves.
   document.addEventListener("toggle", function (event) {
     const details = event.target;
-    if (details.classList && details.classList.contains("log-block") && !details.open) {
-      details.dataset.closedByReader = "1";
-    }
+    if (!details.classList || !details.classList.contains("log-block")) return;
+    if (!details.open) details.dataset.closedByReader = "1";
+    remember();
   }, true);
 
   function openRunningLogs(status) {

@@ -67,11 +67,13 @@ def test_a_running_steps_log_grows_on_the_page_without_a_reload(page, celery_wor
     expect(log).to_contain_text("first line", timeout=10_000)
     expect(log).to_contain_text("second <line>", timeout=10_000)
     assert page.evaluate("window.sameDocument === true")
-    # The page reloads once when the run ends (to show final metrics and artifacts); the whole
-    # log is there afterwards too.
+    # The page reloads once when the run ends (to show final metrics and artifacts); the logs
+    # that were open stay open, with the whole log.
     expect(page.locator("#run-status .title-row .badge")).to_have_text("succeeded", timeout=25_000)
-    page.locator("#log-talk summary").click()
+    page.wait_for_function("window.sameDocument === undefined")
+    expect(page.locator("#log-talk")).to_have_attribute("open", "")
     expect(page.locator("#log-talk pre.log")).to_contain_text("first line\nsecond <line>\nlast line\n")
+    expect(page.locator("#log-talk pre.log .log-poll")).to_have_count(0)  # complete: no more polling
 
 
 BATCHES_SOURCE = '''\
