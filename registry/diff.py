@@ -16,7 +16,10 @@ from .models import AssetVersion
 
 PARAM_FIELDS = ("type", "default", "required", "choices", "min", "max", "description")
 STEP_FIELDS = ("fn", "depends_on", "inputs", "outputs", "when", "cache", "retries", "timeout_s",
-               "uses", "params", "outputs_from")  # the last three: sub-workflow steps
+               "uses", "params", "outputs_from", "resources")  # uses, params, outputs_from: sub-workflow steps
+# Fields that specs published before they existed lack: compared as their default, so an old
+# version and a new one that did not change them show no difference.
+FIELD_DEFAULTS = {"resources": "cpu"}
 MAX_TEXT_DIFF_BYTES = 200 * 1024
 
 
@@ -28,9 +31,9 @@ def _compare(old_items: list[dict], new_items: list[dict], fields: tuple[str, ..
     changed = []
     for name in (n for n in new if n in old):
         fields_changed = {
-            f: {"old": old[name].get(f), "new": new[name].get(f)}
+            f: {"old": old[name].get(f, FIELD_DEFAULTS.get(f)), "new": new[name].get(f, FIELD_DEFAULTS.get(f))}
             for f in fields
-            if old[name].get(f) != new[name].get(f)
+            if old[name].get(f, FIELD_DEFAULTS.get(f)) != new[name].get(f, FIELD_DEFAULTS.get(f))
         }
         if fields_changed:
             changed.append({"name": name, "changes": fields_changed})

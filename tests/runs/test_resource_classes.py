@@ -179,3 +179,16 @@ def test_the_workers_api_and_page_list_workers_with_their_classes(user, auth_cli
     assert "gpu-1@box" in page and "old@box" in page and "not seen" in page
     client.logout()
     assert client.get("/workers/").status_code == 302  # to the login page
+
+
+@pytest.mark.django_db
+def test_the_version_diff_shows_a_changed_class_and_not_a_missing_default(user, auth_client):
+    from registry.models import AssetVersion
+
+    old = publish(user, version="1.0.0")
+    # A version published before resource classes existed has no "resources" in its spec.
+    legacy = {**old.spec, "steps": [{k: v for k, v in s.items() if k != "resources"} for s in old.spec["steps"]]}
+    AssetVersion.objects.filter(pk=old.pk).update(spec=legacy)
+    publish(user, spec=GPU_SPEC, version="1.1.0")
+    body = auth_client(user).get("/api/v1/workflows/alice/demo/diff?from=1.0.0&to=1.1.0").json()
+    assert body["steps"]["changed"] == [{"name": "b", "changes": {"resources": {"old": "cpu", "new": "gpu"}}}]
