@@ -178,6 +178,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "flowdeck.steps_reap",
         "schedule": float(env_int("FLOWDECK_REAPER_INTERVAL_S", 15)),
     },
+    "flowdeck-bundles-cleanup": {
+        "task": "flowdeck.bundles_cleanup",
+        "schedule": 24 * 3600.0,
+        "kwargs": {"older_than_s": 3600},
+    },
 }
 
 # --- Flowdeck ------------------------------------------------------------------------------
