@@ -173,6 +173,13 @@ def test_a_partial_run_runs_the_chosen_steps_with_inputs_from_the_source_run(cel
     assert (steps["b"].attempt, steps["b"].cached_from, _value(steps["c"], "z")) == (1, None, 13)
     assert steps["a"].cached_from == source_steps["a"]  # a reads no parameter: still reused
 
+    # flowdeck runs copy N --param k=v: a new run of the same version, n edited, the rest kept.
+    assert cli(["runs", "copy", str(source), "--param", "n=2", "--name", "copied", "--wait"]) == 0
+    copy = Run.objects.order_by("-pk").first()
+    assert f"a copy of run {source}" in capsys.readouterr().out
+    assert (copy.status, copy.params, copy.name) == ("succeeded", {"n": 2}, "copied")
+    assert _value(_steps(copy.pk)["c"], "z") == 5
+
     assert cli(["runs", "retry", str(new_id), "--param", "n=0"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "'n'" in err
