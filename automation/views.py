@@ -30,6 +30,7 @@ from .selectors import (
 from .services import schedule_create, schedule_delete, schedule_pause, schedule_resume, trigger_create, trigger_delete
 
 HISTORY = 10
+NEW_SECRET = "automation.new_trigger_secret"
 DONE = {"pause": "paused", "resume": "resumed", "delete": "deleted"}
 
 
@@ -72,7 +73,18 @@ def _page(request: HttpRequest, asset: Asset, *, schedule_form=None, trigger_for
 @login_required
 @domain_errors
 def automation_page(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
-    return _page(request, asset_get(user=request.user, namespace=namespace, name=name))
+    asset = asset_get(user=request.user, namespace=namespace, name=name)
+    created = None
+    new = request.session.pop(NEW_SECRET, None)
+    if new:
+        trigger = trigger_list(user=request.user, asset=asset).filter(pk=new["trigger"]).first()
+        if trigger is not None:
+            url = request.build_absolute_uri(reverse("api:hook", kwargs={"key": trigger.key}))
+            created = {"trigger": trigger, "secret": new["secret"], "url": url}
+    response = _page(request, asset, created=created)
+    if created:
+        response["Cache-Control"] = "no-store"  # the secret must not stay in a cache
+    return response
 
 
 def _target(asset: Asset, data: dict):
@@ -129,10 +141,11 @@ def trigger_create_view(request: HttpRequest, namespace: str, name: str) -> Http
         except FlowdeckError as exc:
             form.add_domain_error(exc)
         else:
-            # Rendered, not redirected: the secret must not pass through the session's messages.
-            created = {"trigger": trigger, "secret": secret,
-                       "url": request.build_absolute_uri(reverse("api:hook", kwargs={"key": trigger.key}))}
-            return _page(request, asset, created=created)
+            # Post/redirect/get, so a reload cannot make a second trigger. The secret waits
+            # in the server-side session (not a cookie, as messages might) for the one page
+            # that pops it, right after this redirect.
+            request.session[NEW_SECRET] = {"trigger": trigger.pk, "secret": secret}
+            return redirect("automation:page", namespace=namespace, name=name)
     return _page(request, asset, trigger_form=form, status=400)
 
 

@@ -76,7 +76,9 @@ def test_a_trigger_secret_is_shown_once(user, setup):
     client = _login(user)
     response = client.post("/w/acme/demo/triggers/new", {
         "version": "1.0.0", "mapping": '{"n": "$.n"}', "params": "", "namespace": "acme", "name": "hook"})
-    assert response.status_code == 200
+    assert response.status_code == 302 and response["Location"] == PAGE  # a reload cannot make another
+    response = client.get(PAGE)
+    assert response["Cache-Control"] == "no-store"
     html = response.content.decode()
     secret = re.search(r'id="trigger-secret">(fdh_[0-9a-f]+)<', html).group(1)
     trigger = Trigger.objects.get()
