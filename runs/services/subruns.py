@@ -3,7 +3,7 @@
 ``step_dispatch`` calls ``subrun_start`` instead of sending ``step_execute``: the child run is
 created (same namespace and creator, ``parent_step`` set) in ``run_advance``'s transaction
 and the parent step is marked running, its ``worker`` naming the child. When the child ends,
-``run_finished`` brings us back (through a task, so a lost database connection is retried):
+``run_finished`` brings us back (a task retries it if that fails; the reaper settles what is left):
 the parent step takes the child's outputs, which point at the child's stored objects (never
 copied: outputs are written once), or fails or stops naming the child run; then the parent
 is advanced. Stopping a run stops its children; deleting it deletes them and their files.
@@ -15,6 +15,7 @@ fails the step with a clear error: it never breaks ``run_advance``.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -157,7 +158,14 @@ def _fail(step: StepRun, error: str) -> None:
 # --- when a child run ends ------------------------------------------------------------------------
 @receiver(run_finished, dispatch_uid="runs.subruns.child_finished")
 def _child_finished(sender, run_id: int, **kwargs) -> None:
-    if Run.objects.filter(pk=run_id, parent_step__isnull=False).exists():
+    if not Run.objects.filter(pk=run_id, parent_step__isnull=False).exists():
+        return
+    # At once, in the process that ended the child (as a step's end advances its run), so no
+    # broker hop is needed; on trouble, a task retries it, and the reaper is the last resort.
+    try:
+        subrun_finished(child_run_id=run_id)
+    except Exception:
+        log.exception("could not settle the parent step of run %s now; queueing it", run_id)
         from ..tasks import subrun_finished_task
 
         subrun_finished_task.delay(run_id)
@@ -200,6 +208,15 @@ def subrun_finished(*, child_run_id: int) -> bool:
 
         run_advance(run_id=step.run_id)
     return bool(changed)
+
+
+def subruns_settle_lost(*, older_than_s: float = 30.0) -> int:
+    """Settle the sub-workflow steps still running although their child run ended more than
+    ``older_than_s`` seconds ago (the process that ended it died before settling, say).
+    Called by the reaper; returns how many steps it settled."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    ended = Run.objects.filter(parent_step__status=StepStatus.RUNNING, status__in=RUN_FINAL, finished_at__lt=cutoff)
+    return sum(subrun_finished(child_run_id=pk) for pk in ended.values_list("pk", flat=True))
 
 
 # --- stop and delete ------------------------------------------------------------------------------

@@ -346,6 +346,27 @@ def test_a_late_message_about_an_old_child_changes_nothing(user):
 
 
 @pytest.mark.django_db
+def test_the_reaper_settles_a_step_whose_child_ended_unnoticed(user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from runs.services.reaper import steps_reap
+
+    publish(user, spec=CHILD_SPEC, files={"workflow.py": CHILD_SOURCE})
+    run = _advance_parent(user, first_step_spec("alice/child@1.0.0"))
+    child = Run.objects.get(parent_step__run=run)
+    # The child failed, and whoever ended it died before telling the parent.
+    Run.objects.filter(pk=child.pk).update(status=RunStatus.FAILED, error="Step 'fit' failed.", finished_at=timezone.now())
+    assert subruns.subruns_settle_lost() == 0  # too recent: the normal path may still be on its way
+    Run.objects.filter(pk=child.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+    steps_reap()
+    run.refresh_from_db()
+    assert steps_of(run)["train"].error == f"Child run {child.pk} failed: Step 'fit' failed."
+    assert steps_of(run)["report"].status == StepStatus.SKIPPED and run.status == RunStatus.FAILED
+
+
+@pytest.mark.django_db
 def test_publish_rejects_bad_sub_workflow_specs(user):
     from core.errors import InvalidInput
 
