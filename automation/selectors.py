@@ -7,7 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.access import asset_filter, automation_filter
+from accounts.access import WRITE_ROLES, asset_filter, automation_filter, role_in
+from accounts.models import Team
 from core.errors import NotFound
 from registry.models import Asset
 
@@ -20,6 +21,14 @@ def _visible(model, user: AbstractBaseUser | AnonymousUser) -> QuerySet:
         model.objects.filter(automation_filter(user), asset__in=Asset.objects.filter(asset_filter(user)))
         .select_related("asset__namespace", "version", "namespace", "created_by")
     )
+
+
+def run_namespace_default(*, user: AbstractBaseUser, asset: Asset) -> Team | None:
+    """Where a new schedule's or trigger's runs go unless told: the workflow's namespace
+    when the user may start runs there, else the user's personal one."""
+    if role_in(user, asset.namespace) in WRITE_ROLES:
+        return asset.namespace
+    return Team.objects.filter(personal_of=user).first()
 
 
 def schedule_list(*, user: AbstractBaseUser | AnonymousUser, asset: Asset | None = None) -> QuerySet[Schedule]:

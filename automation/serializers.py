@@ -1,3 +1,4 @@
+from django.urls import reverse
 from rest_framework import serializers
 
 from .models import Schedule, ScheduleFiring, Trigger, TriggerDelivery
@@ -85,8 +86,6 @@ class TriggerOut(_TargetOut):
                   "secret_prefix", "created_at"]
 
     def get_url(self, obj) -> str:
-        from django.urls import reverse
-
         path = reverse("api:hook", kwargs={"key": obj.key})
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from accounts.access import WRITE_ROLES, can_manage_automation, require_write, role_in
+from accounts.access import can_manage_automation, require_write
 from accounts.models import Team
 from core.errors import FlowdeckError, Forbidden, InvalidInput, NotAuthenticated
 from flowdeck.spec import SpecError, coerce_value
@@ -25,6 +25,7 @@ from . import signing
 from .cron import cron_fields, zone
 from .models import Schedule, ScheduleFiring, Trigger, TriggerDelivery
 from .paths import mapping_apply, mapping_check
+from .selectors import run_namespace_default
 
 FIRE_TASK = "flowdeck.automation.schedule_fire"
 MAX_RETRIES = 10
@@ -40,9 +41,9 @@ def _require_manage(user: AbstractBaseUser, obj: Schedule | Trigger, what: str) 
 def _run_namespace(user: AbstractBaseUser, asset: Asset, namespace: Team | None) -> Team:
     """Where the runs go: ``namespace``, else the workflow's own when the user may start
     runs there, else the user's personal namespace."""
+    namespace = namespace or run_namespace_default(user=user, asset=asset)
     if namespace is None:
-        namespace = asset.namespace if role_in(user, asset.namespace) in WRITE_ROLES \
-            else Team.objects.get(personal_of=user)
+        raise InvalidInput("Name the namespace the runs go to.", field="namespace")
     require_write(user, namespace, what="start runs")
     return namespace
 

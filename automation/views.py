@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import WRITE_ROLES, can_manage_automation, role_in, writable_teams
+from accounts.access import can_manage_automation, writable_teams
 from accounts.models import Team
 from core.errors import FlowdeckError
 from core.views import domain_errors
@@ -19,6 +19,7 @@ from registry.selectors import asset_get, version_get
 from . import signing
 from .forms import LATEST, ScheduleForm, TriggerForm
 from .selectors import (
+    run_namespace_default,
     schedule_firings,
     schedule_get,
     schedule_list,
@@ -36,10 +37,9 @@ DONE = {"pause": "paused", "resume": "resumed", "delete": "deleted"}
 
 def _form_kwargs(request: HttpRequest, asset: Asset) -> dict:
     teams = [t.slug for t in writable_teams(request.user)]
-    default = asset.namespace.slug if role_in(request.user, asset.namespace) in WRITE_ROLES \
-        else getattr(getattr(request.user, "personal_team", None), "slug", "")
+    default = run_namespace_default(user=request.user, asset=asset)
     return {"versions": list(asset.versions.values_list("version", flat=True)), "namespaces": teams,
-            "default_namespace": default}
+            "default_namespace": default.slug if default else ""}
 
 
 def _page(request: HttpRequest, asset: Asset, *, schedule_form=None, trigger_form=None, created=None,
