@@ -93,6 +93,13 @@ def run_delete(*, user: AbstractBaseUser, run: Run) -> int:
     subrun_parent_guard(run, what="delete")
     run_id = run.pk
     run_ids = [run_id, *subrun_descendants(run_id=run_id)]  # its sub-workflow runs go with it
+    reusers = sorted(set(
+        StepRun.objects.filter(cached_from__run_id__in=run_ids).exclude(run_id__in=run_ids).values_list("run_id", flat=True)
+    ))
+    if reusers:
+        shown = ", ".join(str(i) for i in reusers[:10]) + (" ..." if len(reusers) > 10 else "")
+        raise Conflict(f"Run {run_id}'s outputs are reused by run(s) {shown} (cache hits or partial runs); "
+                       "delete those first.")
     with transaction.atomic():
         Run.objects.filter(pk=run_id).delete()
     # After the rows: a crash here leaves unreferenced files, never rows without files.
