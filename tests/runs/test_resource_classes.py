@@ -18,7 +18,7 @@ from runs.routing import class_for_queue, queue_for_class, queues_for, step_queu
 from runs.selectors import live_queues, step_waiting_reason, workers_live
 from runs.services.lifecycle import run_advance, run_start
 from runs.services.workers import worker_seen, worker_unregister, workers_forget
-from tests.factories import assert_error, make_bundle, make_spec, make_user, publish
+from tests.factories import assert_error, make_bundle, make_spec, publish
 
 GPU_SPEC = make_spec(steps=[
     {"name": "a", "fn": "workflow:a", "outputs": ["x"]},
