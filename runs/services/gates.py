@@ -11,6 +11,7 @@ from typing import Any
 from flowdeck.gates import GateRef, gate_evaluate, missing_metric_error, not_scalar_error
 
 from ..models import MetricSummary, Run, StepRun
+from .subruns import subrun_metrics_run_id
 
 
 def step_gate(*, run: Run, when: str, steps: dict[str, StepRun]) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def step_gate(*, run: Run, when: str, steps: dict[str, StepRun]) -> dict[str, An
         source = steps[ref.step]
         if ref.kind == "metric":
             # Metrics belong to a run. A cached step logged its metrics in the run it ran in.
-            metric_run_id = _origin(source).run_id
+            metric_run_id = subrun_metrics_run_id(source) or _origin(source).run_id
             last = MetricSummary.objects.filter(run_id=metric_run_id, key=ref.key).values_list("last", flat=True).first()
             if last is None:
                 raise missing_metric_error(ref)

@@ -155,6 +155,14 @@ def _fail(step: StepRun, error: str) -> None:
     run_advance_task.delay_on_commit(step.run_id)
 
 
+def subrun_metrics_run_id(step: StepRun) -> int | None:
+    """For a sub-workflow step, the child run that produced its outputs: a gate reading
+    ``<step>.metrics.<key>`` reads that run's metrics. None for any other step."""
+    if not step.worker.startswith(WORKER_PREFIX):
+        return None
+    return Run.objects.filter(parent_step=step).order_by("-pk").values_list("pk", flat=True).first()
+
+
 # --- when a child run ends ------------------------------------------------------------------------
 @receiver(run_finished, dispatch_uid="runs.subruns.child_finished")
 def _child_finished(sender, run_id: int, **kwargs) -> None:

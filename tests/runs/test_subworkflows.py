@@ -346,6 +346,29 @@ def test_a_late_message_about_an_old_child_changes_nothing(user):
 
 
 @pytest.mark.django_db
+def test_a_gate_downstream_reads_the_child_runs_metrics(user):
+    from runs.models import MetricSummary
+
+    publish(user, spec=CHILD_SPEC, files={"workflow.py": CHILD_SOURCE})
+    spec = first_step_spec("alice/child@1.0.0")
+    spec["steps"][1]["when"] = "train.metrics.accuracy >= 0.9 and train.outputs.model == 'm'"
+    run = _advance_parent(user, spec)
+    child = Run.objects.get(parent_step__run=run)
+    # The child ran: its fit step made the model and the run logged an accuracy.
+    StepRun.objects.filter(run=child).update(status=StepStatus.SUCCEEDED)
+    StepRun.objects.filter(run=child, name="fit").update(outputs={"model": {"key": "k", "size": 1, "sha256": "0" * 64, "value": "m"}})
+    MetricSummary.objects.create(run=child, key="accuracy", last=0.93, last_step=0, min=0.93, max=0.93, count=1)
+    run_advance(run_id=child.pk)
+    child.refresh_from_db()
+    assert child.status == RunStatus.SUCCEEDED
+
+    assert subruns.subrun_finished(child_run_id=child.pk) is True
+    report = steps_of(run)["report"]
+    assert report.status == StepStatus.QUEUED, report.error
+    assert report.gate["passed"] is True and report.gate["values"] == {"train.metrics.accuracy": 0.93, "train.outputs.model": "m"}
+
+
+@pytest.mark.django_db
 def test_the_reaper_settles_a_step_whose_child_ended_unnoticed(user):
     from datetime import timedelta
 
