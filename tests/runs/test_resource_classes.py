@@ -192,3 +192,12 @@ def test_the_version_diff_shows_a_changed_class_and_not_a_missing_default(user, 
     publish(user, spec=GPU_SPEC, version="1.1.0")
     body = auth_client(user).get("/api/v1/workflows/alice/demo/diff?from=1.0.0&to=1.1.0").json()
     assert body["steps"]["changed"] == [{"name": "b", "changes": {"resources": {"old": "cpu", "new": "gpu"}}}]
+
+
+def test_the_make_run_worker_serves_the_configured_classes_and_always_the_default_queue(settings):
+    from core.management.commands.flowdeck_up import embedded_queues
+
+    assert settings.FLOWDECK_WORKER_QUEUES == ["cpu", "gpu", "highmem"]  # the default: one machine runs every sample
+    assert embedded_queues() == "flowdeck,flowdeck.gpu,flowdeck.highmem"
+    settings.FLOWDECK_WORKER_QUEUES = ["gpu", "flowdeck.tpu"]
+    assert embedded_queues() == "flowdeck,flowdeck.gpu,flowdeck.tpu"  # the orchestration tasks need flowdeck
