@@ -169,23 +169,38 @@ def cmd_fork(args) -> int:
 
 
 def _follow(client: Client, run: dict, *, logs: bool) -> dict:
-    """Print step status changes (and logs with --follow) until the run ends."""
+    """Print step status changes (and, with --follow, each step's log as it grows) until the run ends."""
     seen: dict[str, str] = {}
-    printed_logs: set[str] = set()
+    tails: dict[str, dict] = {}
     while True:
         for step in run["steps"]:
             if seen.get(step["name"]) != step["status"]:
                 seen[step["name"]] = step["status"]
                 extra = f"  {step['error']}" if step.get("error") else ""
                 print(f"  {step['name']:<24} {step['status']}{extra}", flush=True)
-            if logs and step["status"] in ("succeeded", "failed") and step["name"] not in printed_logs:
-                printed_logs.add(step["name"])
-                text = client.step_log(run["id"], step["name"])["log"]
-                print("".join(f"    | {line}\n" for line in text.splitlines()), end="", flush=True)
+            if logs and step["attempt"] and step["status"] != "skipped":
+                tail = tails.setdefault(step["name"], {"offset": 0, "attempt": None, "partial": "", "done": False})
+                _print_log_lines(client, run["id"], step["name"], tail, drain=run["status"] in FINAL)
         if run["status"] in FINAL:
             return run
         time.sleep(0.5)
         run = client.run(run["id"])
+
+
+def _print_log_lines(client: Client, run_id: int, name: str, tail: dict, *, drain: bool) -> None:
+    """Print the whole lines a step's log gained since ``tail`` (once, or all of it with ``drain``)."""
+    while not tail["done"]:
+        body = client.step_log(run_id, name, offset=tail["offset"], attempt=tail["attempt"])
+        if tail["attempt"] is not None and body["attempt"] != tail["attempt"]:
+            tail["partial"] = ""
+            print(f"    | -- {name}: attempt {body['attempt']} --", flush=True)
+        *lines, tail["partial"] = (tail["partial"] + body["text"]).split("\n")
+        tail.update(offset=body["next_offset"], attempt=body["attempt"], done=body["complete"])
+        if tail["done"] and tail["partial"]:
+            lines.append(tail["partial"])
+        print("".join(f"    | {line}\n" for line in lines), end="", flush=True)
+        if not drain or not body["text"]:
+            return
 
 
 def cmd_run(args) -> int:

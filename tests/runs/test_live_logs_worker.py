@@ -119,3 +119,22 @@ def test_following_a_retried_step_prints_each_attempt(celery_worker, live_server
     first, second = out.index("attempt one fails"), out.index("attempt two works")
     assert first < out.index("-- attempt 2 --") < second, out
     assert out.count("attempt one fails") == 1 and out.count("attempt two works") == 1, out
+
+
+def test_run_follow_prints_each_line_as_the_step_prints_it(celery_worker, live_server):
+    user = make_user("alice")
+    spec = make_spec(name="talker", params=[], steps=[{"name": "talk", "fn": "workflow:talk"}])
+    publish(user, spec=spec, files={"workflow.py": SOURCE})
+    env = {**os.environ, "FLOWDECK_URL": live_server.url, "FLOWDECK_TOKEN": make_token(user)}
+    cli = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from flowdeck.cli import main; sys.exit(main())",
+         "run", "alice/talker", "--follow"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+    )
+    lines = [(time.monotonic(), line.rstrip("\n")) for line in cli.stdout]
+    assert cli.wait(timeout=30) == 0, (lines, cli.stderr.read())
+    printed = {line: at for at, line in lines}
+    assert "    | first line" in printed and "    | second line ✓" in printed and "    | last line" in printed, lines
+    assert printed["    | last line"] - printed["    | first line"] > 1.5, lines
+    assert [line for _, line in lines].count("    | first line") == 1, lines
+    assert lines[-1][1].startswith("Run ") and lines[-1][1].endswith(" succeeded"), lines
