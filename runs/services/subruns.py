@@ -214,7 +214,7 @@ def subrun_finished(*, child_run_id: int) -> bool:
     if changed:
         from .lifecycle import run_advance
 
-        run_advance(run_id=step.run_id)
+        run_advance(run_id=step.run_id, finished=step.name)
     return bool(changed)
 
 
