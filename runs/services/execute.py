@@ -28,6 +28,7 @@ from ..bundle_cache import bundle_dir
 from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
+from ..worker_registry import node_name
 from .lifecycle import run_advance
 from .logs import log_chunks_clear, log_ship
 from .reaper import forget_attempt, takeover_dead_local
@@ -41,7 +42,8 @@ class StepFailure(Exception):
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``<celery node>:<pid>`` (e.g. ``gpu-1@box:1234``), the pool process running the step."""
+    return f"{node_name() or socket.gethostname()}:{os.getpid()}"
 
 
 def claim(step_run_id: int) -> bool:

@@ -6,7 +6,8 @@ Three paths bring a step back after its worker died:
 - the periodic reaper (``steps_reap``) requeues running steps whose heartbeat stopped,
   wherever their worker was;
 - the reaper also re-sends messages that a broker restart may have lost: queued steps
-  nobody claimed for a while, and runs with nothing in flight.
+  nobody claimed for a while, runs with nothing in flight, and sub-workflow steps whose
+  child run ended without settling them.
 
 A step executed again drops what its earlier attempt logged (``forget_attempt``), so a
 run that lost a worker has no duplicate metric points.
@@ -24,8 +25,11 @@ from django.db.models import Count, F, Max, Min
 from django.utils import timezone
 
 from ..models import Metric, MetricSummary, Run, RunStatus, StepRun, StepStatus
+from ..routing import step_queue
+from ..selectors import live_queues
 from .dispatch import step_dispatch
 from .logs import log_chunks_clear
+from .subruns import subruns_settle_lost
 
 log = logging.getLogger(__name__)
 MAX_LOST = 2  # executions lost with their worker before the step fails instead
@@ -46,7 +50,8 @@ def takeover_dead_local(step_run_id: int, me: str) -> bool:
     row = StepRun.objects.filter(pk=step_run_id, status=StepStatus.RUNNING).values("worker", "attempt").first()
     if row is None:
         return False
-    host, _, pid = row["worker"].rpartition(":")
+    node, _, pid = row["worker"].rpartition(":")
+    host = node.rpartition("@")[2]  # a Celery node name, name@host, or a bare host name
     if host != socket.gethostname() or not pid.isdigit() or _process_alive(int(pid)):
         return False
     now = timezone.now()
@@ -92,7 +97,7 @@ def steps_reap() -> dict[str, int]:
     from .lifecycle import run_advance
 
     now = timezone.now()
-    done = {"requeued": 0, "failed": 0, "resent": 0, "advanced": 0}
+    done = {"requeued": 0, "failed": 0, "resent": 0, "advanced": 0, "subruns": 0}
     stale = now - timedelta(seconds=settings.FLOWDECK_HEARTBEAT_TIMEOUT_S)
     lost = (
         StepRun.objects.filter(status=StepStatus.RUNNING, heartbeat_at__lt=stale, child_runs__isnull=True)
@@ -119,9 +124,12 @@ def steps_reap() -> dict[str, int]:
             if give_up:
                 run_advance(run_id=step.run_id, finished=step.name)
     resend_before = now - timedelta(seconds=settings.FLOWDECK_REDISPATCH_S)
+    live = live_queues()
     for step in StepRun.objects.filter(status=StepStatus.QUEUED, queued_at__lt=resend_before).select_related(
         "run__asset_version"
     ):
+        if step_queue(step) not in live:
+            continue  # nobody serves its class: the message waits in its queue, more would only pile up
         with transaction.atomic():
             if StepRun.objects.filter(pk=step.pk, status=StepStatus.QUEUED, queued_at=step.queued_at).update(queued_at=now):
                 step_dispatch(step, _step_spec(step))  # a duplicate is harmless: claims are conditional
@@ -136,6 +144,7 @@ def steps_reap() -> dict[str, int]:
     for run_id in idle.values_list("pk", flat=True).distinct():
         run_advance(run_id=run_id)
         done["advanced"] += 1
+    done["subruns"] = subruns_settle_lost()  # parent steps whose child ended while nobody listened
     return done
 
 
