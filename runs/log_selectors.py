@@ -33,6 +33,11 @@ def step_log_read(*, step: StepRun, offset: int, attempt: int | None = None, max
     offset = max(0, offset)
     if step.status == StepStatus.RUNNING or (step.status in LIVE_STATUSES and not step.log_key):
         result = _read_live(step, offset, max_bytes)
+    elif not step.log_key:
+        # Ended without a stored log (skipped, or its worker died): what was shipped live, if
+        # anything, is all there is; it is complete once a read finds nothing more.
+        result = _read_live(step, offset, max_bytes)
+        result["complete"] = not result["text"]
     else:  # ended, or queued again for a retry while the last attempt's log is stored
         result = _read_stored(step, offset, max_bytes)
         if step.status in LIVE_STATUSES:
@@ -60,8 +65,6 @@ def _read_live(step: StepRun, offset: int, max_bytes: int) -> dict:
 
 
 def _read_stored(step: StepRun, offset: int, max_bytes: int) -> dict:
-    if not step.log_key:
-        return {"text": "", "next_offset": offset, "complete": True, "start": offset, "truncated": False}
     # log_size is recorded with the key; rows written before it was are asked of the store.
     size = step.log_size or storage.size(step.log_key)
     start, truncated = min(offset, size), False

@@ -233,6 +233,18 @@ def test_a_step_queued_again_for_a_retry_shows_its_stored_log_but_is_not_complet
     assert got["text"] == "Traceback: boom\n" and got["complete"] is False
 
 
+def test_a_step_that_ended_without_a_stored_log_shows_what_was_shipped(step, logfile):
+    """Its worker died: the live chunks are all there is of its log."""
+    logfile.write(b"epoch 1\nepoch 2\n")
+    ship(step, logfile, 0)
+    StepRun.objects.filter(pk=step.pk).update(status=StepStatus.FAILED, error="The worker running it was lost.")
+    step.refresh_from_db()
+    got = step_log_read(step=step, offset=0)
+    assert (got["text"], got["next_offset"], got["complete"]) == ("epoch 1\nepoch 2\n", 16, False)
+    got = step_log_read(step=step, offset=16)
+    assert (got["text"], got["next_offset"], got["complete"]) == ("", 16, True)
+
+
 def test_an_ended_step_without_a_log_is_complete(step):
     skipped = StepRun.objects.get(run=step.run, name="c")
     StepRun.objects.filter(pk=skipped.pk).update(status=StepStatus.SKIPPED)
