@@ -414,3 +414,13 @@ def test_publish_rejects_bad_sub_workflow_specs(user):
     assert stored["uses"] == "alice/child@1.0.0" and stored["fn"] is None
     assert stored["outputs"] == ["model", "score"] and stored["outputs_from"] == {"model": "fit.model", "score": "score.score"}
     assert stored["inputs"] == {"lr": "params.lr", "rows": "load.rows"} and stored["params"] == {"flag": ""}
+
+
+def test_the_dag_draws_a_sub_workflow_step_as_one_marked_node():
+    from registry.dag import dag_svg
+
+    svg = str(dag_svg(parent_spec()["steps"], statuses={"train": "running"}))
+    assert svg.count('class="dag-node') == 3
+    assert '<g class="dag-node status-running dag-sub" data-step="train"' in svg
+    assert "<title>train (running) · sub-workflow alice/child@1.0.0</title>" in svg
+    assert '<g class="dag-node" data-step="load"' in svg
