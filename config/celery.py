@@ -14,3 +14,5 @@ app.autodiscover_tasks()
 import runs.worker_registry  # noqa: E402,F401
 # Worker processes are marked not dumpable, so step code cannot read their /proc files.
 import core.hardening  # noqa: E402,F401
+# A worker reconnects after a Redis restart instead of exiting (see the module's docstring).
+import core.broker_recovery  # noqa: E402,F401
