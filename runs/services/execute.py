@@ -29,6 +29,7 @@ from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
 from ..worker_registry import node_name
+from .graph import version_graph
 from .lifecycle import run_advance
 from .logs import log_chunks_clear, log_ship
 from .reaper import forget_attempt, takeover_dead_local
@@ -66,18 +67,19 @@ def claim(step_run_id: int) -> bool:
 def step_execute(*, step_run_id: int) -> None:
     if not claim(step_run_id) and not takeover_dead_local(step_run_id, worker_name()):
         return
-    step = StepRun.objects.select_related("run__asset_version", "run__created_by").get(pk=step_run_id)
+    step = StepRun.objects.select_related("run").get(pk=step_run_id)
     run = step.run
     if step.attempt > 1:
         forget_attempt(step)  # what an earlier attempt logged
-    spec = next(s for s in run.asset_version.spec["steps"] if s["name"] == step.name)
+    graph = version_graph(run.asset_version_id)
+    spec = graph.specs[step.name]
     workdir = Path(tempfile.mkdtemp(prefix=f"flowdeck-{run.pk}-{step.name}-"))
     shipped = 0  # bytes of log shipped live: rows to clear at the end
     status, error, exit_code = StepStatus.FAILED, "", None
     outputs: dict = {}
     log_path = workdir / "log.txt"
     try:
-        bundle = bundle_dir(run.asset_version.bundle_digest)
+        bundle = bundle_dir(graph.digest)
         _prepare(workdir, bundle, run, step, spec)
         plaintext = step_token_issue(step_run_id=step.pk, attempt=step.attempt)  # dies with this attempt
         exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext)

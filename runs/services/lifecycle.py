@@ -2,8 +2,6 @@
 only carries "look at run N" and "execute step M" messages."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +19,7 @@ from ..routing import spec_resource_classes
 from ..signals import run_finished
 from .cache import step_cache_key, step_cache_source
 from .dispatch import step_dispatch
+from .graph import Graph, version_graph
 from .gates import step_gate
 
 BLOCKING = {StepStatus.FAILED, StepStatus.STOPPED, StepStatus.SKIPPED}
@@ -75,25 +74,8 @@ def run_start(
     return run
 
 
-class _Graph:
-    """A version's steps by name and who depends on whom. Specs never change, so each
-    worker process builds this once per version."""
-
-    def __init__(self, spec: dict):
-        self.specs = {s["name"]: s for s in spec["steps"]}
-        self.dependents: dict[str, list[str]] = {name: [] for name in self.specs}
-        for name, step in self.specs.items():
-            for dep in step["depends_on"]:
-                self.dependents[dep].append(name)
-
-
-@lru_cache(maxsize=256)
-def _graph_for(version_id: int) -> _Graph:
-    return _Graph(AssetVersion.objects.values_list("spec", flat=True).get(pk=version_id))
-
-
-def _graph(run: Run) -> _Graph:
-    return _graph_for(run.asset_version_id)
+def _graph(run: Run) -> Graph:
+    return version_graph(run.asset_version_id)
 
 
 class _Steps(dict):
@@ -123,7 +105,7 @@ def run_advance(*, run_id: int, finished: str | None = None) -> list[int]:
     """
     if finished is None:
         return _advance_all(run_id)
-    run = Run.objects.select_related("asset_version").filter(pk=run_id).first()
+    run = Run.objects.filter(pk=run_id).first()
     if run is None or run.is_final or run.asset_version_id is None:
         return []
     if run.status == RunStatus.STOPPING:
@@ -147,8 +129,8 @@ def _all_final(run_id: int, names: list[str]) -> bool:
 
 
 def _lock(run_id: int) -> Run | None:
-    # of=("self",): asset_version is nullable, and PostgreSQL cannot lock the outer side of a join.
-    run = Run.objects.select_for_update(of=("self",)).select_related("asset_version").filter(pk=run_id).first()
+    # The version (and its spec) is read through version_graph, cached, not joined here.
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
     return None if run is None or run.is_final else run
 
 
@@ -167,7 +149,7 @@ def _advance_all(run_id: int) -> list[int]:
         return _conclude(run, dispatched, specs, now, steps=list(steps.values()))
 
 
-def _advance_some(run_id: int, graph: _Graph, names: list[str]) -> list[int]:
+def _advance_some(run_id: int, graph: Graph, names: list[str]) -> list[int]:
     """Decide the given steps, and any step downstream that becomes ready because one of
     them ended at once (skipped, gate false, cache hit)."""
     with transaction.atomic():

@@ -28,6 +28,7 @@ from ..models import Metric, MetricSummary, Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
 from ..selectors import live_queues
 from .dispatch import step_dispatch
+from .graph import version_graph
 from .logs import log_chunks_clear
 from .subruns import subruns_settle_lost
 
@@ -102,7 +103,7 @@ def steps_reap() -> dict[str, int]:
     lost = (
         StepRun.objects.filter(status=StepStatus.RUNNING, heartbeat_at__lt=stale, child_runs__isnull=True)
         .exclude(worker="cache")
-        .select_related("run__asset_version")
+        .select_related("run")
     )
     for step in lost:
         spec = _step_spec(step)
@@ -125,9 +126,7 @@ def steps_reap() -> dict[str, int]:
                 run_advance(run_id=step.run_id, finished=step.name)
     resend_before = now - timedelta(seconds=settings.FLOWDECK_REDISPATCH_S)
     live = live_queues()
-    for step in StepRun.objects.filter(status=StepStatus.QUEUED, queued_at__lt=resend_before).select_related(
-        "run__asset_version"
-    ):
+    for step in StepRun.objects.filter(status=StepStatus.QUEUED, queued_at__lt=resend_before).select_related("run"):
         if step_queue(step) not in live:
             continue  # nobody serves its class: the message waits in its queue, more would only pile up
         with transaction.atomic():
@@ -149,4 +148,4 @@ def steps_reap() -> dict[str, int]:
 
 
 def _step_spec(step: StepRun) -> dict:
-    return next(s for s in step.run.asset_version.spec["steps"] if s["name"] == step.name)
+    return version_graph(step.run.asset_version_id).specs[step.name]
