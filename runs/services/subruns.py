@@ -143,7 +143,8 @@ def _mapped_inputs(parent: Run, spec: dict) -> dict:
                     f"parameter '{key}' reads {ref}, which is not a number, string, bool or null; only such "
                     f"outputs can be passed to a sub-workflow.", field=f"inputs.{key}")
             values[key] = value
-    return values
+    # A parameter the parent run left unset (None) leaves the child's default in place.
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _fail(step: StepRun, error: str) -> None:

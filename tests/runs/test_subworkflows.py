@@ -286,6 +286,15 @@ def test_an_upstream_output_that_is_not_a_scalar_cannot_be_passed(user):
 
 
 @pytest.mark.django_db
+def test_a_parent_parameter_left_unset_leaves_the_childs_default(user):
+    publish(user, spec=CHILD_SPEC, files={"workflow.py": CHILD_SOURCE})
+    spec = first_step_spec("alice/child@1.0.0", inputs={"rows": "params.rows", "lr": "params.lr"})
+    spec["params"] = [{"name": "rows", "type": "int"}, {"name": "lr", "type": "float", "default": 0.2}]
+    run = _advance_parent(user, spec)
+    assert Run.objects.get(parent_step__run=run).params == {"lr": 0.2, "rows": 10, "flag": ""}
+
+
+@pytest.mark.django_db
 def test_a_workflow_that_uses_itself_is_refused(user):
     run = _advance_parent(user, first_step_spec("alice/parent@1.0.0"))
     train = steps_of(run)["train"]
