@@ -348,7 +348,6 @@ def cmd_logs(args) -> int:
         names = [step] if step else [s["name"] for s in run["steps"]]
         for name in names:
             if args.follow:
-                print(f"== {name} ==", flush=True)
                 _follow_log(client, args.run_id, name)
                 continue
             body = client.step_log(args.run_id, name)
@@ -362,7 +361,9 @@ def _follow_log(client: Client, run_id: int, step: str) -> None:
     offset, attempt = 0, None
     while True:
         body = client.step_log(run_id, step, offset=offset, attempt=attempt)
-        if attempt is not None and body["attempt"] != attempt:
+        if attempt is None:
+            print(f"== {step} ==", flush=True)  # once the step is known to exist
+        elif body["attempt"] != attempt:
             print(f"\n-- attempt {body['attempt']} --", flush=True)
         if body["truncated"]:
             print(f"(the log is long: showing it from byte {body['start']})", flush=True)

@@ -26,6 +26,10 @@
     try { sessionStorage.setItem(OPEN_KEY, JSON.stringify(open)); } catch (e) { /* storage off: no memory */ }
   }
 
+  // Logs the server rendered open may have fired their toggle before this script ran: the
+  // page being left is the moment that counts.
+  window.addEventListener("pagehide", remember);
+
   document.addEventListener("DOMContentLoaded", function () {
     let open = [];
     try { open = JSON.parse(sessionStorage.getItem(OPEN_KEY) || "[]"); } catch (e) { open = []; }
@@ -46,9 +50,13 @@
 
   function openRunningLogs(status) {
     status.querySelectorAll("tr[id^='step-']").forEach(function (row) {
-      if (!row.querySelector(".status-running")) return;
       const details = document.getElementById("log-" + row.id.slice("step-".length));
-      if (details && !details.open && !details.dataset.closedByReader) details.open = true;
+      if (!details) return;
+      // The log's own status badge follows the steps table.
+      const badge = row.querySelector(".badge[class*='status-']");
+      const shown = details.querySelector("summary .badge[class*='status-']");
+      if (badge && shown && badge.className !== shown.className) shown.replaceWith(badge.cloneNode(true));
+      if (row.querySelector(".status-running") && !details.open && !details.dataset.closedByReader) details.open = true;
     });
   }
 

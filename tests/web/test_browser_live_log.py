@@ -60,10 +60,12 @@ def test_a_running_steps_log_grows_on_the_page_without_a_reload(page, celery_wor
     expect(page.locator("#log-warm_up")).to_have_attribute("open", "")
     expect(page.locator("#log-warm_up pre.log")).to_contain_text("warming up")
     expect(page.locator("#log-talk")).not_to_have_attribute("open", "")
+    expect(page.locator("#log-talk summary .badge")).to_have_text("pending")
 
     # When the next step starts, its log opens by itself and grows line by line.
     log = page.locator("#log-talk pre.log")
     expect(page.locator("#log-talk")).to_have_attribute("open", "", timeout=15_000)
+    expect(page.locator("#log-talk summary .badge")).to_have_text("running")
     expect(log).to_contain_text("first line", timeout=10_000)
     expect(log).to_contain_text("second <line>", timeout=10_000)
     assert page.evaluate("window.sameDocument === true")
