@@ -54,8 +54,11 @@ def log_ship(*, step_id: int, attempt: int, path: Path, offset: int) -> int:
         fh.seek(offset)
         raw = fh.read((limit if capped else size) - offset)
     keep = complete_prefix_len(raw)
-    if capped and keep == 0:
-        keep = len(raw)  # only a cut character fits: ship it as U+FFFD rather than nothing
+    if capped:
+        # End the live view at a line when there is one, so the marker stands on its own line
+        # and the stored log goes on from a line's start; else at a character, else anywhere
+        # (a cut character shows as U+FFFD rather than shipping nothing).
+        keep = raw.rfind(b"\n", 0, keep) + 1 or keep or len(raw)
     rows = _chunk_rows(step_id, attempt, offset, raw[:keep])
     end = offset + keep
     if capped:

@@ -185,6 +185,17 @@ def test_the_cap_after_a_chunk_that_ended_just_below_it(step, logfile):
     assert got["next_offset"] == 100
 
 
+@override_settings(FLOWDECK_LIVE_LOG_MAX_BYTES=20)
+def test_the_live_view_ends_at_the_last_whole_line_before_the_cap(step, logfile):
+    logfile.write(b"line one\nline two is longer\n")
+    ship(step, logfile, 0)
+    got = step_log_read(step=step, offset=0)
+    assert got["text"] == "line one\n" + TRUNCATED_MARKER.format(limit=20)
+    assert got["next_offset"] == 9
+    finish(step, logfile)
+    assert read_all(step, offset=9)[0] == "line two is longer\n"
+
+
 @override_settings(FLOWDECK_LIVE_LOG_MAX_BYTES=10)
 def test_a_character_across_the_cap_is_left_to_the_stored_log(step, logfile):
     logfile.write("abcdefgh€ and more".encode())  # € is bytes 8-10, across the cap at 10
