@@ -43,6 +43,7 @@ urlpatterns = [
     path("runs/<int:run_id>/end", runs_api.RunEndApi.as_view(), name="run-end"),
     path("runs/<int:run_id>/log-batch", runs_api.LogBatchApi.as_view(), name="log-batch"),
     path("runs/<int:run_id>/metrics/<str:key>", runs_api.MetricHistoryApi.as_view(), name="metric-history"),
+    path("runs/<int:run_id>/metrics/<str:key>/export", runs_api.MetricExportApi.as_view(), name="metric-export"),
     path("runs/<int:run_id>/artifacts", runs_api.ArtifactsApi.as_view(), name="artifacts"),
     path("runs/<int:run_id>/artifacts/uploads", runs_api.ArtifactUploadApi.as_view(), name="artifact-upload"),
     path("runs/<int:run_id>/artifacts/commit", runs_api.ArtifactCommitApi.as_view(), name="artifact-commit"),

@@ -243,7 +243,10 @@ class Client:
     def log_batch(
         self, run_id: int, *, metrics=(), params=None, tags=None, batch_id: str | None = None, patience_s: float = 0.0
     ) -> dict:
-        body = {"metrics": list(metrics), "params": params or {}, "tags": tags or {}, "batch_id": batch_id or ""}
+        """``metrics``: points ``[{"key", "value", "step", "timestamp"}]`` or the compact form
+        ``{key: {"value": [...], "step": [...], "timestamp": [...]}}``."""
+        body = {"metrics": metrics if isinstance(metrics, dict) else list(metrics), "params": params or {},
+                "tags": tags or {}, "batch_id": batch_id or ""}
         # Safe to retry: the server stores a batch id once, so a replay of a batch it already
         # stored (its answer was lost on the way back) is a no-op.
         return self.request(

@@ -71,6 +71,21 @@ def batch_point_bytes(point: dict) -> int:
     return 110 + (len(key) if key.isascii() else 12 * len(key))
 
 
+def compact(points: list[dict]) -> dict[str, dict[str, list]]:
+    """Points as the compact batch form the server takes: ``{key: {"step": [...], "value":
+    [...], "timestamp": [...]}}``, each key's points in the order they were logged. No
+    object per point on the wire, and about a third of the bytes."""
+    out: dict[str, dict[str, list]] = {}
+    for p in points:
+        columns = out.get(p["key"])
+        if columns is None:
+            columns = out[p["key"]] = {"step": [], "value": [], "timestamp": []}
+        columns["step"].append(p["step"])
+        columns["value"].append(p["value"])
+        columns["timestamp"].append(p["timestamp"])
+    return out
+
+
 class Sink(Protocol):
     def metrics(self, points: list[dict]) -> None: ...
     def params(self, values: dict[str, str]) -> None: ...
@@ -248,7 +263,8 @@ class HttpSink:
     def _send(self, batch: list[dict]) -> None:
         try:
             # One id per batch, reused on every retry inside log_batch.
-            self.client.log_batch(self.run_id, metrics=batch, batch_id=uuid.uuid4().hex, patience_s=RETRY_PATIENCE_S)
+            self.client.log_batch(self.run_id, metrics=compact(batch), batch_id=uuid.uuid4().hex,
+                                  patience_s=RETRY_PATIENCE_S)
             self.sent_points += len(batch)
         except APIError as exc:
             if exc.status == 413 and len(batch) > 1:

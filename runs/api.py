@@ -1,4 +1,4 @@
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -13,7 +13,8 @@ from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
 
 from .log_selectors import step_log_read
-from .selectors import experiment_list, metric_history, run_get, run_get_for_logging, run_list, step_get, step_log
+from .metric_selectors import EXPORT_FORMATS, max_points_param, metric_export, metric_history_json, metric_sampled
+from .selectors import experiment_list, run_get, run_get_for_logging, run_list, step_get, step_log
 from .serializers import (
     ArtifactOut,
     ArtifactPathIn,
@@ -206,10 +207,35 @@ class LogBatchApi(APIView):
 
 
 class MetricHistoryApi(APIView):
-    @extend_schema(responses={200: None}, summary="Every point of one metric")
+    @extend_schema(
+        parameters=[OpenApiParameter("max_points", int, description="Downsample for a chart: at most this many "
+                                     "points (10 to 10,000), each step bucket's lowest and highest point plus the "
+                                     "first and last; the answer adds total and sampled.")],
+        responses={200: OpenApiTypes.OBJECT}, summary="Every point of one metric, or a sample that keeps its shape",
+    )
     def get(self, request, run_id: int, key: str):
         run = run_get(user=request.user, run_id=run_id)
-        return Response({"key": key, "points": metric_history(run=run, key=key)})
+        if "max_points" in request.query_params:
+            limit = max_points_param(request.query_params.get("max_points"))
+            return Response(metric_sampled(run=run, key=key, max_points=limit))
+        # The JSON is made by the database (json_agg on PostgreSQL), not by DRF point by point.
+        return HttpResponse(metric_history_json(run=run, key=key), content_type="application/json")
+
+
+class MetricExportApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), description="jsonl (default) or csv")],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR},
+        summary="Stream every point of one metric as JSON lines or CSV",
+    )
+    def get(self, request, run_id: int, key: str):
+        run = run_get(user=request.user, run_id=run_id)
+        fmt = request.query_params.get("format") or "jsonl"
+        blocks = metric_export(run=run, key=key, fmt=fmt)
+        response = StreamingHttpResponse(blocks, content_type=EXPORT_FORMATS[fmt])
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:100] or "metric"
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-{safe}.{fmt}"'
+        return response
 
 
 class ArtifactsApi(APIView):

@@ -150,6 +150,10 @@ class MetricSummary(models.Model):
     last_step = models.BigIntegerField()
     min = models.FloatField()
     max = models.FloatField()
+    # The earliest step at which min (max) was reached: the "best step" of a key whose goal
+    # is to go down (up). The server does not know a key's goal, so it keeps both.
+    min_step = models.BigIntegerField(null=True)
+    max_step = models.BigIntegerField(null=True)
     count = models.BigIntegerField()
 
     class Meta:

@@ -62,7 +62,7 @@ class ParentOut(serializers.Serializer):
 class SummaryOut(serializers.ModelSerializer):
     class Meta:
         model = MetricSummary
-        fields = ["key", "last", "last_step", "min", "max", "count"]
+        fields = ["key", "last", "last_step", "min", "min_step", "max", "max_step", "count"]
 
 
 class ArtifactOut(serializers.ModelSerializer):
@@ -133,7 +133,10 @@ class MetricIn(serializers.Serializer):
 
 class LogBatchIn(serializers.Serializer):
     batch_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    metrics = MetricIn(many=True, required=False)
+    metrics = serializers.JSONField(
+        required=False,
+        help_text="Points, [{key, value, step?, timestamp? (ms)}], or the compact form "
+                  "{key: {value: [...], step: [...]?, timestamp: [...]?}} (lists of equal length).")
     params = serializers.DictField(required=False)
     tags = serializers.DictField(required=False)
 

@@ -25,7 +25,8 @@ from .api import artifact_response
 from .forms import RunStartForm
 from .log_selectors import LOG_READ_BYTES, step_log_read
 from .models import STEP_FINAL, Run, RunStatus
-from .selectors import metric_series, run_get, run_list, step_get, step_rows
+from .metric_selectors import metric_series_sampled
+from .selectors import run_get, run_list, step_get, step_rows
 from .services.lifecycle import run_start, run_stop
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _status_context(request: HttpRequest, run: Run) -> dict:
 @domain_errors
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get(user=request.user, run_id=run_id)
-    series = metric_series(run=run)
+    series = metric_series_sampled(run=run)  # at most CHART_POINTS per key, even for millions
     context = {
         **_status_context(request, run),
         # As pairs: a parameter called "items" would shadow dict.items in a template.

@@ -1,0 +1,192 @@
+"""Reading one metric's history: whole (JSON), streamed (JSON lines or CSV) or downsampled.
+
+On PostgreSQL the work is done by the database: the whole history is one ``json_agg``
+string, an export is ``COPY ... TO STDOUT`` relayed in blocks as they come, and a sample is
+computed by a GROUP BY over step buckets, so no path makes a Python object per point.
+SQLite (the embedded default) gets the same answers from plain queries.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from django.db import connection
+
+from core.errors import InvalidInput
+
+from .models import Metric, MetricSummary, Run
+
+CHART_POINTS = 2000  # what a chart asks for: enough for a screen's width, never millions
+MAX_SAMPLE_POINTS = 10_000
+EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+_CHUNK = 10_000
+
+
+def _table() -> str:
+    return connection.ops.quote_name(Metric._meta.db_table)
+
+
+def metric_history_json(*, run: Run, key: str) -> str:
+    """Every point of ``key`` as the JSON text of ``{"key", "points": [{"step", "value",
+    "timestamp"}]}``, ordered by step then time."""
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT coalesce(json_agg(json_build_object('step', step, 'value', value, 'timestamp', timestamp_ms) "
+            f"ORDER BY step, timestamp_ms), '[]')::text FROM {_table()} WHERE run_id = %s AND key = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [run.pk, key])
+            points = cursor.fetchone()[0]
+        return f'{{"key": {json.dumps(key)}, "points": {points}}}'
+    rows = _rows(run, key)
+    return json.dumps({"key": key, "points": [{"step": s, "value": v, "timestamp": t} for s, v, t in rows]})
+
+
+def _rows(run: Run, key: str):
+    return (Metric.objects.filter(run=run, key=key).order_by("step", "timestamp_ms")
+            .values_list("step", "value", "timestamp_ms").iterator(chunk_size=_CHUNK))
+
+
+def metric_export(*, run: Run, key: str, fmt: str) -> Iterator[bytes]:
+    """Every point of ``key`` as JSON lines (``{"step", "value", "timestamp"}``) or CSV
+    (``step,value,timestamp`` with a header), in blocks, never the whole series in memory."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}.", field="format")
+    if connection.vendor == "postgresql":
+        return _export_copy(run.pk, key, fmt)
+    return _export_rows(run, key, fmt)
+
+
+def _export_copy(run_id: int, key: str, fmt: str) -> Iterator[bytes]:
+    # float8 is printed in its shortest exact form (extra_float_digits = 1, the default since
+    # PostgreSQL 12), so every value reads back equal to what was logged.
+    order = "ORDER BY step, timestamp_ms"
+    where = "WHERE run_id = %s AND key = %s"
+    if fmt == "csv":
+        yield b"step,value,timestamp\n"
+        sql = f"COPY (SELECT step, value, timestamp_ms FROM {_table()} {where} {order}) TO STDOUT WITH (FORMAT csv)"
+    else:
+        # One JSON object per row in COPY's text format, which escapes nothing here: the
+        # objects hold only numbers.
+        sql = (f"COPY (SELECT json_build_object('step', step, 'value', value, 'timestamp', timestamp_ms) "
+               f"FROM {_table()} {where} {order}) TO STDOUT")
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(sql, [run_id, key]) as copy:
+            for block in copy:
+                yield bytes(block)
+
+
+def _export_rows(run: Run, key: str, fmt: str) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if fmt == "csv":
+        writer.writerow(["step", "value", "timestamp"])
+    for i, (step, value, ts) in enumerate(_rows(run, key), start=1):
+        if fmt == "csv":
+            writer.writerow([step, repr(value), ts])
+        else:
+            buffer.write(f'{{"step": {step}, "value": {value!r}, "timestamp": {ts}}}\n')
+        if i % _CHUNK == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def max_points_param(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return CHART_POINTS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 10 <= value <= MAX_SAMPLE_POINTS:
+        raise InvalidInput(f"max_points must be a whole number from 10 to {MAX_SAMPLE_POINTS}, got {raw!r}.",
+                           field="max_points")
+    return value
+
+
+def metric_sampled(*, run: Run, key: str, max_points: int = CHART_POINTS) -> dict:
+    """At most ``max_points`` points of ``key`` that keep the curve's shape, for charts:
+    ``{"key", "total", "sampled", "points": [{"step", "value", "timestamp"}]}``.
+
+    A series that fits is returned whole. A longer one is cut into ``(max_points - 2) // 2``
+    buckets of equal step range, and each bucket gives its lowest and its highest point (the
+    earliest step on a tie), so every spike and dip survives; the first and last points are
+    always kept. Ordered by step then time."""
+    summary = MetricSummary.objects.filter(run=run, key=key).values_list("count", flat=True).first()
+    total = summary or 0
+    if total <= max_points:
+        rows = list(_rows(run, key))
+        sampled = False
+    else:
+        buckets = max(1, (max_points - 2) // 2)
+        rows = _sample_sql(run.pk, key, buckets) if connection.vendor == "postgresql" else _sample_rows(run, key, buckets)
+        sampled = True
+    return {"key": key, "total": total, "sampled": sampled,
+            "points": [{"step": s, "value": v, "timestamp": t} for s, v, t in rows]}
+
+
+def _sample_sql(run_id: int, key: str, buckets: int) -> list[tuple]:
+    # Two passes over the key's points through the (run, key, step) index and no sort of
+    # them: the min and max of each step bucket (a hash aggregate), then the points that hold
+    # those values (a hash join), of which DISTINCT ON keeps one per bucket and value.
+    t = _table()
+    bucket = ("LEAST(%(nb)s - 1, floor((p.step::float8 - span.lo) / GREATEST(span.hi::float8 - span.lo, 1) "
+              "* %(nb)s))::int")
+    sql = f"""
+        WITH span AS (SELECT min(step) AS lo, max(step) AS hi FROM {t} WHERE run_id = %(run)s AND key = %(key)s),
+        b AS NOT MATERIALIZED (
+            SELECT p.step, p.value, p.timestamp_ms, {bucket} AS bucket
+            FROM {t} p, span WHERE p.run_id = %(run)s AND p.key = %(key)s
+        ),
+        agg AS (SELECT bucket, min(value) AS lo_v, max(value) AS hi_v FROM b GROUP BY bucket)
+        (SELECT DISTINCT ON (b.bucket, b.value) b.step, b.value, b.timestamp_ms
+           FROM b JOIN agg ON agg.bucket = b.bucket AND (b.value = agg.lo_v OR b.value = agg.hi_v)
+           ORDER BY b.bucket, b.value, b.step, b.timestamp_ms)
+        UNION
+        (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
+           ORDER BY step, timestamp_ms LIMIT 1)
+        UNION
+        (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
+           ORDER BY step DESC, timestamp_ms DESC LIMIT 1)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"run": run_id, "key": key, "nb": buckets})
+        return sorted(cursor.fetchall(), key=lambda r: (r[0], r[2]))
+
+
+def _sample_rows(run: Run, key: str, buckets: int) -> list[tuple]:
+    """The same sample as ``_sample_sql``, streamed through Python (SQLite)."""
+    span = Metric.objects.filter(run=run, key=key).order_by("step").values_list("step", flat=True)
+    lo, hi = span.first(), span.last()
+    width = max(hi - lo, 1)
+    keep: dict[int, list] = {}  # bucket -> [lowest row, highest row]
+    first = last = None
+    for row in _rows(run, key):
+        step, value, _ts = row
+        first = first or row
+        last = row
+        b = min(buckets - 1, int((step - lo) / width * buckets))
+        pair = keep.get(b)
+        if pair is None:
+            keep[b] = [row, row]
+            continue
+        if value < pair[0][1]:
+            pair[0] = row
+        if value > pair[1][1]:
+            pair[1] = row
+    chosen = {first, last, *(r for pair in keep.values() for r in pair)}
+    return sorted(chosen, key=lambda r: (r[0], r[2]))
+
+
+def metric_series_sampled(*, run: Run, max_points: int = CHART_POINTS) -> dict[str, dict[str, list]]:
+    """Every metric of a run as {key: {"step": [...], "value": [...]}}, each downsampled
+    to at most ``max_points`` points, for the run page's chart."""
+    series = {}
+    for key in MetricSummary.objects.filter(run=run).order_by("key").values_list("key", flat=True):
+        points = metric_sampled(run=run, key=key, max_points=max_points)["points"]
+        series[key] = {"step": [p["step"] for p in points], "value": [p["value"] for p in points]}
+    return series
