@@ -71,9 +71,10 @@
       if (pre.dataset.follow !== "0") pre.scrollTop = pre.scrollHeight;
       return;
     }
+    // A log view just opened starts at its end: the latest output, or how it ended.
     if (event.target.querySelectorAll) {
-      event.target.querySelectorAll("pre.log[data-live]").forEach(function (live) {
-        live.scrollTop = live.scrollHeight;
+      event.target.querySelectorAll("pre.log").forEach(function (pre) {
+        pre.scrollTop = pre.scrollHeight;
       });
     }
   });
