@@ -81,8 +81,9 @@ def test_a_running_steps_log_is_seen_growing_through_the_api_and_the_cli(celery_
     reader.join(timeout=5)
     printed = {line.rstrip("\n"): at for at, line in cli_lines}
     assert "== talk ==" in printed and "last line" in printed, cli_lines
-    # The CLI printed the first line well before the last: it streamed, not dumped at the end.
-    assert printed["last line"] - printed["first line"] > 1.5, cli_lines
+    # The CLI printed the first line well before the last (printed 3 s apart; a dump at the
+    # end would print them together), with slack for the ship and poll intervals.
+    assert printed["last line"] - printed["first line"] > 0.5, cli_lines
 
 
 FLAKY_SOURCE = '''\
@@ -135,6 +136,6 @@ def test_run_follow_prints_each_line_as_the_step_prints_it(celery_worker, live_s
     assert cli.wait(timeout=30) == 0, (lines, cli.stderr.read())
     printed = {line: at for at, line in lines}
     assert "    | first line" in printed and "    | second line ✓" in printed and "    | last line" in printed, lines
-    assert printed["    | last line"] - printed["    | first line"] > 1.5, lines
+    assert printed["    | last line"] - printed["    | first line"] > 0.5, lines
     assert [line for _, line in lines].count("    | first line") == 1, lines
     assert lines[-1][1].startswith("Run ") and lines[-1][1].endswith(" succeeded"), lines
