@@ -12,9 +12,10 @@ from core import storage
 from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
 
+from .api_runs_table import TABLE_PARAMETERS, runs_table_response
 from .log_selectors import step_log_read
 from .metric_selectors import EXPORT_FORMATS, max_points_param, metric_export, metric_history_json, metric_sampled
-from .selectors import experiment_list, run_get, run_get_for_logging, run_list, step_get, step_log
+from .selectors import experiment_list, run_get, run_get_for_logging, step_get, step_log
 from .serializers import (
     ArtifactOut,
     ArtifactPathIn,
@@ -54,16 +55,11 @@ class RunsApi(APIView):
     pagination_class = LimitOffsetPagination  # a plain APIView has none of its own
 
     @extend_schema(
-        parameters=[OpenApiParameter("workflow", str), OpenApiParameter("experiment", str),
-                    OpenApiParameter("status", str), OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses=RunOut(many=True), summary="List runs",
+        parameters=[*TABLE_PARAMETERS, OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses=RunOut(many=True), summary="List runs: filter, sort, choose columns",
     )
     def get(self, request):
-        runs = run_list(user=request.user, asset=request.query_params.get("workflow"), status=request.query_params.get("status"),
-                        experiment=request.query_params.get("experiment"))
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(runs, request, view=self)
-        return paginator.get_paginated_response(RunOut(page, many=True).data)
+        return runs_table_response(request)
 
     @extend_schema(request=RunStartIn, responses={201: RunDetailOut}, summary="Start a run of a published workflow",
                    description="With `steps` and `source_run`, a partial run: only the chosen steps run.")

@@ -1,0 +1,110 @@
+"""``GET /api/v1/runs`` (the runs table: q, columns, sort, limit/offset) and its CSV export."""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+
+from core.errors import InvalidInput
+
+from .run_table import MAX_LIMIT, parse_columns, run_export_rows, run_table
+from .serializers import RunOut
+
+TABLE_PARAMETERS = [
+    OpenApiParameter("q", str, description="A query such as `params.lr > 0.01 and metrics.accuracy >= 0.9 and "
+                     "status = succeeded and tags.team = 'cv'` (see the README). A malformed one is a 400 naming "
+                     "the position."),
+    OpenApiParameter("columns", str, description="Comma-separated columns whose values each result carries in "
+                     "`values`: `params.<name>`, `metrics.<key>[.last|.min|.max|.best]`, `tags.<key>`, `params.*`, "
+                     "`metrics.*`, `tags.*`, status, name, version, workflow, experiment, user, created, started, "
+                     "duration, id."),
+    OpenApiParameter("sort", str, description="A column, `-` first for descending (`-metrics.accuracy`); up to three, "
+                     "comma-separated. Missing values sort last. Default `-created`."),
+    OpenApiParameter("workflow", str, description="ns/name"), OpenApiParameter("experiment", str),
+    OpenApiParameter("status", str),
+]
+
+
+def _int(request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, got '{raw}'.", field=name) from None
+
+
+def _filters(request) -> dict:
+    p = request.query_params
+    return {"q": p.get("q") or "", "sort": p.get("sort") or "", "workflow": p.get("workflow") or None,
+            "experiment": p.get("experiment") or None, "status": p.get("status") or None}
+
+
+def runs_table_response(request) -> Response:
+    """The paginated list: RunOut for each run, plus ``values`` when ``columns`` is given."""
+    raw_columns = request.query_params.get("columns")
+    columns = parse_columns(raw_columns) if raw_columns is not None else []
+    limit = min(_int(request, "limit", 50), MAX_LIMIT)
+    offset = _int(request, "offset", 0)
+    table = run_table(user=request.user, columns=columns, limit=limit, offset=offset, **_filters(request))
+    results = RunOut(table.runs, many=True).data
+    if raw_columns is not None:
+        for row, run in zip(results, table.runs):
+            row["values"] = table.values[run.pk]
+    url = request.build_absolute_uri()
+    following = replace_query_param(url, "offset", offset + limit) if offset + len(table.runs) < table.count else None
+    previous = None
+    if offset > 0:
+        previous = remove_query_param(url, "offset") if offset <= limit else replace_query_param(url, "offset", offset - limit)
+    body = {"count": table.count, "next": following, "previous": previous, "results": results}
+    if raw_columns is not None:
+        body["columns"] = table.columns
+    return Response(body)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    # A spreadsheet runs a cell that starts like a formula; a leading quote keeps it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _stream(header: list[str], rows: Iterator[list[object]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([_cell(v) for v in row])
+
+
+class RunsExportApi(APIView):
+    @extend_schema(parameters=TABLE_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR},
+                   summary="The runs that match, as CSV (streamed)",
+                   description="Every run of the selection (not one page), `id` then the chosen columns; without "
+                               "`columns`, the table's default columns. Text that starts like a spreadsheet formula "
+                               "(= + - @) gets a leading `'`.")
+    def get(self, request):
+        raw = request.query_params.get("columns")
+        columns = parse_columns(raw if raw else None)
+        header, rows = run_export_rows(user=request.user, columns=columns, **_filters(request))
+        response = StreamingHttpResponse(_stream(header, rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="runs.csv"'
+        return response

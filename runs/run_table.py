@@ -1,0 +1,226 @@
+"""Reads for the runs table (web page, ``GET /api/v1/runs`` and its CSV export): the runs a
+user may see, filtered with the query language, sorted by any column, one page at a time,
+with the chosen columns' values fetched for that page only (three queries, whatever the
+number of columns)."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from accounts.access import run_filter
+from core.errors import InvalidInput
+
+from .metric_goal import metric_goal
+from .models import MetricSummary, Run, RunParam, RunStatus, RunTag
+from .query import Field, parse, parse_field
+from .query_sql import QueryBuilder, compile_query
+
+DEFAULT_COLUMNS = ("workflow", "version", "name", "status", "user", "started", "duration")
+MAX_COLUMNS = 100
+MAX_SORT_KEYS = 3
+MAX_LIMIT = 1000
+WILDCARDS = {"params.*": "param", "metrics.*": "metric", "tags.*": "tag"}
+
+
+@dataclass
+class RunTable:
+    runs: list[Run]
+    columns: list[str]  # canonical names, wildcards expanded
+    values: dict[int, dict[str, object]]  # run id -> column -> value (None when the run has none)
+    count: int
+    limit: int
+    offset: int
+    keys: dict[str, list[str]] = field(default_factory=dict)  # "param"/"metric"/"tag" -> keys on this page
+
+
+def parse_columns(raw: str | Sequence[str] | None) -> list[str]:
+    """``"params.lr,metrics.acc.max"`` (or a list) as canonical names; wildcards stay as written."""
+    if raw is None:
+        return list(DEFAULT_COLUMNS)
+    items = [c.strip() for c in (raw.split(",") if isinstance(raw, str) else raw) if c and c.strip()]
+    if len(items) > MAX_COLUMNS:
+        raise InvalidInput(f"At most {MAX_COLUMNS} columns can be chosen.", field="columns")
+    names: list[str] = []
+    for item in items:
+        name = item if item in WILDCARDS else parse_field(item, error_field="columns").name
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def run_selection(
+    *, user: AbstractBaseUser | AnonymousUser, q: str = "", sort: str = "", workflow: str | None = None,
+    experiment: str | None = None, status: str | None = None,
+) -> tuple[QuerySet[Run], QuerySet[Run]]:
+    """The runs ``user`` may see that match, as (unordered for counting, sorted for reading).
+    Raises QueryError (400, field ``q`` or ``sort``) for a malformed query or sort."""
+    builder = QueryBuilder()
+    runs = Run.objects.filter(run_filter(user))
+    if workflow:
+        namespace, _, name = workflow.partition("/")
+        runs = runs.filter(asset_version__asset__namespace__slug=namespace, asset_version__asset__name=name)
+    if experiment:  # a name; the same name in two namespaces lists both
+        runs = runs.filter(experiment__name=experiment)
+    if status:
+        if status not in RunStatus.values:
+            raise InvalidInput(f"Unknown status '{status}' (one of {', '.join(RunStatus.values)}).", field="status")
+        runs = runs.filter(status=status)
+    where = compile_query(parse(q), builder) if q and q.strip() else None
+    ordering = _ordering(sort, builder)
+    runs = builder.apply(runs)
+    if where is not None:
+        runs = runs.filter(where)
+    return runs, runs.order_by(*ordering, "-pk")
+
+
+def _ordering(sort: str, builder: QueryBuilder) -> list:
+    if not sort or not sort.strip():
+        return ["-created_at"]
+    keys = [k.strip() for k in sort.split(",") if k.strip()]
+    if len(keys) > MAX_SORT_KEYS:
+        raise InvalidInput(f"Sort by at most {MAX_SORT_KEYS} columns.", field="sort")
+    ordering = []
+    for key in keys:
+        descending = key.startswith("-")
+        ordering += builder.order(parse_field(key.lstrip("+-"), error_field="sort"), descending=descending)
+    return ordering
+
+
+def run_table(
+    *, user: AbstractBaseUser | AnonymousUser, q: str = "", sort: str = "", columns: Sequence[str] | None = None,
+    workflow: str | None = None, experiment: str | None = None, status: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> RunTable:
+    """One page of the runs table. ``count`` counts only runs ``user`` may see."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative.", field="offset")
+    columns = list(DEFAULT_COLUMNS) if columns is None else list(columns)
+    matching, ordered = run_selection(user=user, q=q, sort=sort, workflow=workflow, experiment=experiment, status=status)
+    runs = list(_with_relations(ordered)[offset:offset + limit])
+    count = matching.count() if runs or offset else 0
+    values, keys = column_values(runs, columns)
+    return RunTable(runs=runs, columns=_expand(columns, keys), values=values, count=count, limit=limit,
+                    offset=offset, keys=keys)
+
+
+def _with_relations(runs: QuerySet[Run]) -> QuerySet[Run]:
+    return runs.select_related("asset_version__asset__namespace", "created_by", "namespace", "experiment")
+
+
+def _expand(columns: Sequence[str], keys: dict[str, list[str]]) -> list[str]:
+    out: list[str] = []
+    for name in columns:
+        expanded = [f"{WILDCARDS[name]}s.{k}" for k in keys.get(WILDCARDS[name], [])] if name in WILDCARDS else [name]
+        out += [c for c in expanded if c not in out]
+    return out
+
+
+def column_values(runs: Sequence[Run], columns: Sequence[str]) -> tuple[dict[int, dict[str, object]], dict[str, list[str]]]:
+    """Each run's value of each column, and the param, metric and tag keys the runs have."""
+    fields = {c: parse_field(c) for c in columns if c not in WILDCARDS}
+    wanted = {kind: {f.key for f in fields.values() if f.kind == kind} for kind in ("param", "metric", "tag")}
+    every = {kind for c, kind in WILDCARDS.items() if c in columns}
+    ids = [r.pk for r in runs]
+    metrics, logged, tags = _fetch(MetricSummary, ids, wanted["metric"], "metric" in every, ("last", "min", "max")), \
+        _fetch(RunParam, ids, wanted["param"], "param" in every, ("value",)), \
+        _fetch(RunTag, ids, wanted["tag"], "tag" in every, ("value",))
+    keys = {
+        "param": sorted({k for r in runs for k in r.params} | {k for per in logged.values() for k in per}),
+        "metric": sorted({k for per in metrics.values() for k in per}),
+        "tag": sorted({k for per in tags.values() for k in per}),
+    }
+    for kind in every:
+        for key in keys[kind]:
+            name = f"{kind}s.{key}"
+            fields.setdefault(name, Field(kind, key, "last" if kind == "metric" else "", name))
+    values = {}
+    for run in runs:
+        row = {}
+        for name, f in fields.items():
+            if f.kind == "metric":
+                summary = metrics.get(run.pk, {}).get(f.key)
+                agg = metric_goal(f.key) if f.agg == "best" else f.agg
+                row[name] = None if summary is None else summary[("last", "min", "max").index(agg)]
+            elif f.kind == "param":
+                row[name] = run.params[f.key] if f.key in run.params else logged.get(run.pk, {}).get(f.key, (None,))[0]
+            elif f.kind == "tag":
+                row[name] = tags.get(run.pk, {}).get(f.key, (None,))[0]
+            else:
+                row[name] = plain_value(run, f.kind)
+        values[run.pk] = row
+    return values, keys
+
+
+def _fetch(model, ids: list[int], keys: set[str], every: bool, columns: tuple[str, ...]) -> dict[int, dict[str, tuple]]:
+    if not ids or not (keys or every):
+        return {}
+    rows = model.objects.filter(run_id__in=ids)
+    if not every:
+        rows = rows.filter(key__in=keys)
+    out: dict[int, dict[str, tuple]] = {}
+    for run_id, key, *vals in rows.order_by().values_list("run_id", "key", *columns):
+        out.setdefault(run_id, {})[key] = tuple(vals)
+    return out
+
+
+def plain_value(run: Run, kind: str) -> object:
+    version = run.asset_version
+    return {
+        "id": lambda: run.pk, "name": lambda: run.name, "status": lambda: run.status,
+        "workflow": lambda: version.asset.full_name if version else None,
+        "version": lambda: version.version if version else None,
+        "experiment": lambda: run.experiment.name if run.experiment_id else None,
+        "user": lambda: run.created_by.username, "created": lambda: run.created_at,
+        "started": lambda: run.started_at, "duration": lambda: run.duration_s,
+    }[kind]()
+
+
+def run_export_rows(
+    *, user: AbstractBaseUser | AnonymousUser, columns: Sequence[str], q: str = "", sort: str = "",
+    workflow: str | None = None, experiment: str | None = None, status: str | None = None, chunk: int = 1000,
+) -> tuple[list[str], Iterator[list[object]]]:
+    """The header and the rows (id first, then each column) of the whole selection, read in
+    chunks through one server-side cursor. Wildcards expand to every key in the selection."""
+    matching, ordered = run_selection(user=user, q=q, sort=sort, workflow=workflow, experiment=experiment, status=status)
+    expanded: list[str] = []
+    for name in columns:
+        if name in WILDCARDS:
+            kind = WILDCARDS[name]
+            found = _selection_keys(matching, kind)
+            expanded += [f"{kind}s.{k}" for k in found if f"{kind}s.{k}" not in expanded]
+        elif name not in expanded:
+            expanded.append(name)
+    header = ["id", *[c for c in expanded if c != "id"]]
+
+    def rows() -> Iterator[list[object]]:
+        batch: list[Run] = []
+        for run in _with_relations(ordered).iterator(chunk_size=chunk):
+            batch.append(run)
+            if len(batch) == chunk:
+                yield from _rows(batch, header)
+                batch = []
+        yield from _rows(batch, header)
+
+    return header, rows()
+
+
+def _rows(batch: list[Run], header: list[str]) -> Iterator[list[object]]:
+    if not batch:
+        return
+    values, _ = column_values(batch, header[1:])
+    for run in batch:
+        yield [run.pk, *[values[run.pk].get(c) for c in header[1:]]]
+
+
+def _selection_keys(runs: QuerySet[Run], kind: str) -> list[str]:
+    if kind == "param":
+        logged = set(RunParam.objects.filter(run__in=runs.values("pk")).values_list("key", flat=True).distinct())
+        inputs = {k for params in runs.values_list("params", flat=True).iterator(chunk_size=2000) for k in (params or {})}
+        return sorted(logged | inputs)
+    model = MetricSummary if kind == "metric" else RunTag
+    return sorted(set(model.objects.filter(run__in=runs.values("pk")).values_list("key", flat=True).distinct()))
