@@ -1,5 +1,7 @@
-// Live step logs on the run page: keep a growing log scrolled to its end, unless the reader
-// has scrolled up to read something, in which case new text must not pull them away.
+// Step logs on the run page (the text itself grows through htmx, see runs/_step_log.html):
+// - a growing log stays scrolled to its end, unless the reader scrolled up to read something;
+// - a step's log opens by itself when the step starts running, and its badge follows along;
+// - the logs that were open stay open across the reload when the run ends.
 (function () {
   "use strict";
   const NEAR_END_PX = 24;
