@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.db.models import Count
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from core import storage
@@ -634,4 +635,15 @@ def test_it_keeps_a_50_mb_log_and_serves_its_tail(celery_worker, auth_client, tm
     assert "the end of a long log" in body["log"]
     assert "00499999 " in body["log"]
     assert elapsed < 2.0, f"the log tail took {elapsed:.2f} s"
+
+    # The run page's log view reads a tail too.
+    page = Client()
+    page.force_login(user)
+    started = time.monotonic()
+    response = page.get(reverse("runs:step-log", args=[run.pk, "chatty"]))
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert "the end of a long log" in response.content.decode()
+    assert len(response.content) < 2 * 1024 * 1024
+    assert elapsed < 2.0, f"the log view took {elapsed:.2f} s"
     assert_healthy(celery_worker, user)
