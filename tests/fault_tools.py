@@ -1,6 +1,6 @@
-"""Tools for tests that inject real faults: workers started with their own environment,
-a Redis server of the test's own, a TCP proxy that can cut a connection, process probes,
-and publishing a workflow written with the SDK's decorators.
+"""Tools for tests that inject real faults: killing workers, a Redis server of the test's
+own, a TCP proxy that can cut a connection, process probes, and publishing a workflow
+written with the SDK's decorators.
 
 Nothing here touches shared services: the Redis server and the proxy listen on free
 loopback ports of their own and are stopped by the test that started them.
@@ -23,7 +23,7 @@ import pytest
 
 # conftest.py is imported by pytest as the top-level module ``conftest`` (tests/ has no
 # __init__.py), so this is the very module the fixtures come from.
-from conftest import _EXEC_WITH_PARENT_DEATH_SIGNAL, REPO_ROOT, WORKER_READY_TIMEOUT_S, CeleryWorker, worker_database_url
+from conftest import _EXEC_WITH_PARENT_DEATH_SIGNAL, CeleryWorker
 
 
 def free_port() -> int:
@@ -33,69 +33,6 @@ def free_port() -> int:
 
 
 # --- workers ----------------------------------------------------------------------------------
-def worker_start(
-    request: pytest.FixtureRequest,
-    *,
-    workdir: Path,
-    s3_settings: dict[str, str],
-    broker_url: str,
-    data_dir: Path,
-    internal_url: str,
-    extra_env: dict[str, str] | None = None,
-    queues: str = "flowdeck",
-    concurrency: int = 2,
-) -> CeleryWorker:
-    """A ``celery worker`` process like the ``celery_worker`` fixture's, with ``extra_env``
-    on top (a broker, an S3 endpoint, engine timings). Waits until it is ready; a failed
-    test's report carries its log. The caller stops it (``CeleryWorker.stop``)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "worker.log"
-    name = f"fault-{uuid.uuid4().hex[:10]}@%h"
-    env = {
-        **os.environ,
-        **s3_settings,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": worker_database_url(),
-        "CELERY_BROKER_URL": broker_url,
-        "FLOWDECK_DATA_DIR": str(data_dir),
-        "FLOWDECK_INTERNAL_URL": internal_url,
-        "FLOWDECK_WORKER_CACHE": str(workdir / "cache"),
-        "PYTHONUNBUFFERED": "1",
-        **(extra_env or {}),
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "config", "worker",
-        "--pool=prefork", f"--concurrency={concurrency}", "-Q", queues, "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", name,
-    ]
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), *command],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    worker = CeleryWorker(proc=proc, log_path=log_path, name=name, env=env)
-    # The report of a failed test shows these workers' logs.
-    if getattr(request.node, "_flowdeck_worker", None) is None:
-        request.node._flowdeck_worker = worker
-    else:
-        request.node._flowdeck_more_workers = [*getattr(request.node, "_flowdeck_more_workers", []), worker]
-    deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
-    while " ready." not in worker.log():
-        if not worker.alive():
-            worker.stop()
-            pytest.fail(f"the Celery worker exited with {proc.returncode} before it was ready:\n{worker.log_tail()}")
-        if time.monotonic() > deadline:
-            worker.stop()
-            pytest.fail(f"the Celery worker was not ready after {WORKER_READY_TIMEOUT_S:.0f} s:\n{worker.log_tail()}")
-        time.sleep(0.1)
-    return worker
-
-
 def worker_kill_all(worker: CeleryWorker) -> None:
     """SIGKILL the worker's main process and its pool (one process group): a machine that
     lost power, as far as the broker and the database can tell."""

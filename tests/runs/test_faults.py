@@ -36,7 +36,6 @@ from tests.fault_tools import (
     process_rss_bytes,
     publish_sdk_workflow,
     worker_kill_all,
-    worker_start,
 )
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -48,31 +47,17 @@ FAST_HEARTBEAT = {"FLOWDECK_HEARTBEAT_S": "1", "FLOWDECK_HEARTBEAT_TIMEOUT_S": "
 
 # --- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture
-def start_worker(request, transactional_db, live_server, s3_settings, celery_broker, tmp_path) -> Iterator[Callable]:
-    """``start_worker(broker_url=None, **extra_env)``: a worker of this test's own (the
-    session's broker unless ``broker_url``); every one is stopped at teardown."""
-    from config.celery import app
-
-    workers = []
+def start_worker(celery_worker_factory) -> Callable:
+    """``start_worker(broker_url=None, **extra_env)``: a worker of this test's own, on the
+    session's broker unless ``broker_url``, with ``extra_env`` (engine timings, an S3
+    endpoint) on top of the usual environment."""
 
     def start(broker_url: str | None = None, **extra_env: str):
-        if broker_url is None:
-            app.control.purge()  # stale messages must not run against this test database
-        worker = worker_start(
-            request,
-            workdir=tmp_path / f"worker-{len(workers)}",
-            s3_settings=s3_settings,
-            broker_url=broker_url or celery_broker.url,
-            data_dir=celery_broker.data_dir,
-            internal_url=live_server.url,
-            extra_env=extra_env,
-        )
-        workers.append(worker)
-        return worker
+        if broker_url is not None:
+            extra_env["CELERY_BROKER_URL"] = broker_url
+        return celery_worker_factory(purge=broker_url is None, extra_env=extra_env)
 
-    yield start
-    for worker in workers:
-        worker.stop()
+    return start
 
 
 def _broker_settings() -> dict:
