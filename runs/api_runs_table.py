@@ -61,11 +61,12 @@ def runs_table_response(request) -> Response:
         for row, run in zip(results, table.runs):
             row["values"] = table.values[run.pk]
     url = request.build_absolute_uri()
-    following = replace_query_param(url, "offset", offset + limit) if offset + len(table.runs) < table.count else None
+    following = replace_query_param(url, "offset", offset + limit) if table.has_next else None
     previous = None
     if offset > 0:
         previous = remove_query_param(url, "offset") if offset <= limit else replace_query_param(url, "offset", offset - limit)
-    body = {"count": table.count, "next": following, "previous": previous, "results": results}
+    body = {"count": table.count, "count_exact": table.count_exact, "next": following, "previous": previous,
+            "results": results}
     if raw_columns is not None:
         body["columns"] = table.columns
     return Response(body)

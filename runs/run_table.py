@@ -8,7 +8,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.lookups import IsNull
 
 from accounts.access import run_filter
 from core.errors import InvalidInput
@@ -22,6 +23,7 @@ DEFAULT_COLUMNS = ("workflow", "version", "name", "status", "user", "started", "
 MAX_COLUMNS = 100
 MAX_SORT_KEYS = 3
 MAX_LIMIT = 1000
+COUNT_CAP = 10_000
 WILDCARDS = {"params.*": "param", "metrics.*": "metric", "tags.*": "tag"}
 
 
@@ -31,6 +33,8 @@ class RunTable:
     columns: list[str]  # canonical names, wildcards expanded
     values: dict[int, dict[str, object]]  # run id -> column -> value (None when the run has none)
     count: int
+    count_exact: bool
+    has_next: bool
     limit: int
     offset: int
     keys: dict[str, list[str]] = field(default_factory=dict)  # "param"/"metric"/"tag" -> keys on this page
@@ -51,12 +55,25 @@ def parse_columns(raw: str | Sequence[str] | None) -> list[str]:
     return names
 
 
+@dataclass
+class Selection:
+    """The runs a user may see that match, unordered (``matching``) and sorted (``ordered``).
+    ``lead`` is the first sort key's expression when it is a metric: a page then reads the
+    runs that have the metric through an index on it, and the runs without it after them."""
+
+    matching: QuerySet[Run]
+    ordered: QuerySet[Run]
+    base: QuerySet[Run]  # before the query's filter: a join must come from one filter() call to be shared
+    where: Q
+    lead: tuple[object, bool] | None  # (expression, descending)
+    rest: list  # the ordering after ``lead``
+
+
 def run_selection(
     *, user: AbstractBaseUser | AnonymousUser, q: str = "", sort: str = "", workflow: str | None = None,
     experiment: str | None = None, status: str | None = None,
-) -> tuple[QuerySet[Run], QuerySet[Run]]:
-    """The runs ``user`` may see that match, as (unordered for counting, sorted for reading).
-    Raises QueryError (400, field ``q`` or ``sort``) for a malformed query or sort."""
+) -> Selection:
+    """Raises QueryError (400, field ``q``, ``columns`` or ``sort``) for a malformed query or sort."""
     builder = QueryBuilder()
     runs = Run.objects.filter(run_filter(user))
     if workflow:
@@ -69,24 +86,28 @@ def run_selection(
             raise InvalidInput(f"Unknown status '{status}' (one of {', '.join(RunStatus.values)}).", field="status")
         runs = runs.filter(status=status)
     where = compile_query(parse(q), builder) if q and q.strip() else None
-    ordering = _ordering(sort, builder)
-    runs = builder.apply(runs)
-    if where is not None:
-        runs = runs.filter(where)
-    return runs, runs.order_by(*ordering, "-pk")
+    ordering, lead = _ordering(sort, builder)
+    base = builder.apply(runs)
+    where = where if where is not None else Q()
+    runs = base.filter(where)
+    return Selection(matching=runs, ordered=runs.order_by(*ordering, "-pk"), base=base, where=where, lead=lead,
+                     rest=ordering[1:] if lead else ordering)
 
 
-def _ordering(sort: str, builder: QueryBuilder) -> list:
+def _ordering(sort: str, builder: QueryBuilder) -> tuple[list, tuple[object, bool] | None]:
     if not sort or not sort.strip():
-        return ["-created_at"]
+        return ["-created_at"], None
     keys = [k.strip() for k in sort.split(",") if k.strip()]
     if len(keys) > MAX_SORT_KEYS:
         raise InvalidInput(f"Sort by at most {MAX_SORT_KEYS} columns.", field="sort")
-    ordering = []
-    for key in keys:
+    ordering, lead = [], None
+    for i, key in enumerate(keys):
         descending = key.startswith("-")
-        ordering += builder.order(parse_field(key.lstrip("+-"), error_field="sort"), descending=descending)
-    return ordering
+        field = parse_field(key.lstrip("+-"), error_field="sort")
+        if i == 0 and field.kind == "metric":
+            lead = (builder.metric(field.key, field.agg), descending)
+        ordering += builder.order(field, descending=descending)
+    return ordering, lead
 
 
 def run_table(
@@ -94,18 +115,41 @@ def run_table(
     workflow: str | None = None, experiment: str | None = None, status: str | None = None,
     limit: int = 50, offset: int = 0,
 ) -> RunTable:
-    """One page of the runs table. ``count`` counts only runs ``user`` may see."""
+    """One page of the runs table. ``count`` counts only runs ``user`` may see, exactly up
+    to COUNT_CAP (then ``count_exact`` is False): counting every match of a broad query over
+    100,000 runs would cost more than the page itself."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
     if offset < 0:
         raise InvalidInput("offset must not be negative.", field="offset")
     columns = list(DEFAULT_COLUMNS) if columns is None else list(columns)
-    matching, ordered = run_selection(user=user, q=q, sort=sort, workflow=workflow, experiment=experiment, status=status)
-    runs = list(_with_relations(ordered)[offset:offset + limit])
-    count = matching.count() if runs or offset else 0
+    selection = run_selection(user=user, q=q, sort=sort, workflow=workflow, experiment=experiment, status=status)
+    runs = _page(selection, offset, limit + 1)  # one more: is there a next page?
+    has_next = len(runs) > limit
+    runs = runs[:limit]
+    if not runs and not offset:
+        count = 0
+    else:
+        count = selection.matching.order_by().values("pk")[:COUNT_CAP + 1].count()
     values, keys = column_values(runs, columns)
-    return RunTable(runs=runs, columns=_expand(columns, keys), values=values, count=count, limit=limit,
-                    offset=offset, keys=keys)
+    return RunTable(runs=runs, columns=_expand(columns, keys), values=values, count=min(count, COUNT_CAP),
+                    count_exact=count <= COUNT_CAP, has_next=has_next, limit=limit, offset=offset, keys=keys)
+
+
+def _page(selection: Selection, offset: int, n: int) -> list[Run]:
+    if selection.lead is None:
+        return list(_with_relations(selection.ordered)[offset:offset + n])
+    expr, descending = selection.lead
+    having = selection.base.filter(selection.where & Q(IsNull(expr, False)))
+    # No NULLS LAST here: there are no nulls, and a plain order matches the index's.
+    first = having.order_by(expr.desc() if descending else expr.asc(), *selection.rest, "-pk")
+    runs = list(_with_relations(first)[offset:offset + n])
+    if len(runs) == n:
+        return runs
+    n_having = offset + len(runs) if runs or not offset else having.count()
+    lacking = selection.base.filter(selection.where & Q(IsNull(expr, True))).order_by(*selection.rest, "-pk")
+    start = max(0, offset - n_having)
+    return runs + list(_with_relations(lacking)[start:start + n - len(runs)])
 
 
 def _with_relations(runs: QuerySet[Run]) -> QuerySet[Run]:
@@ -186,7 +230,8 @@ def run_export_rows(
 ) -> tuple[list[str], Iterator[list[object]]]:
     """The header and the rows (id first, then each column) of the whole selection, read in
     chunks through one server-side cursor. Wildcards expand to every key in the selection."""
-    matching, ordered = run_selection(user=user, q=q, sort=sort, workflow=workflow, experiment=experiment, status=status)
+    selection = run_selection(user=user, q=q, sort=sort, workflow=workflow, experiment=experiment, status=status)
+    matching, ordered = selection.matching, selection.ordered
     expanded: list[str] = []
     for name in columns:
         if name in WILDCARDS:

@@ -262,3 +262,24 @@ def test_team_members_see_the_teams_runs(client, user, auth_client):
     track(client, "private", lr=1, optimizer="x", accuracy=[0.5], loss=[1], team="cv")
     body = auth_client(carol).get(LIST, {"q": "metrics.acc = 0.5", "columns": "metrics.acc"}).json()
     assert names(body) == ["shared"] and body["count"] == 1 and body["results"][0]["values"] == {"metrics.acc": 0.5}
+
+
+def test_pages_of_a_metric_sort_go_on_into_the_runs_without_the_metric(client, sweep):
+    track(client, "r0", lr=0.2, optimizer="x", accuracy=[], loss=[0.1], team="cv")
+    track(client, "r5", lr=0.2, optimizer="x", accuracy=[], loss=[0.1], team="cv")
+    seen = []
+    for offset in range(0, 8, 2):
+        body = get(client, sort="-metrics.accuracy", limit=2, offset=offset)
+        seen += names(body)
+        assert body["count"] == 6 and bool(body["next"]) == (offset + 2 < 6)
+    assert seen == ["r4", "r3", "r2", "r1", "r5", "r0"]  # then the runs without it, newest first
+    assert names(get(client, sort="-metrics.accuracy", limit=3, offset=5)) == ["r0"]
+    assert names(get(client, sort="-metrics.accuracy", q="params.optimizer = x", limit=1, offset=1)) == ["r0"]
+
+
+def test_the_count_is_exact_up_to_a_cap(client, sweep, monkeypatch):
+    monkeypatch.setattr("runs.run_table.COUNT_CAP", 3)
+    body = get(client, limit=1)
+    assert (body["count"], body["count_exact"], len(body["results"])) == (3, False, 1) and body["next"]
+    body = get(client, q="tags.team = cv", limit=1)
+    assert (body["count"], body["count_exact"]) == (3, True)
