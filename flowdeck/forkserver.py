@@ -32,6 +32,7 @@ import sys
 from . import client, files, gates, local, runner, tracking  # noqa: F401
 
 PRELOAD_ENV = "FLOWDECK_FORKSERVER_PRELOAD"  # extra modules to import, comma-separated
+PR_SET_PDEATHSIG = 1
 
 
 def _preload() -> None:
@@ -42,10 +43,26 @@ def _preload() -> None:
             print(f"[flowdeck] fork server could not preload {name}: {exc}", file=sys.stderr, flush=True)
 
 
+def _die_with_parent(sig: int) -> None:
+    """Linux: have the kernel send ``sig`` to this process when its parent dies, even by
+    SIGKILL, so no step outlives the worker that started it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    except OSError:
+        pass
+
+
 def _child(request: dict, keep_open: tuple[int, ...]) -> None:
     """In the forked child: become the step. Never returns."""
     code = 1
     try:
+        _die_with_parent(signal.SIGKILL)  # the fork server died without cleaning up: go too
         os.setsid()
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -92,6 +109,9 @@ def _send(event: dict) -> None:
 
 
 def serve() -> int:
+    # The worker process that started us dies: SIGTERM, whose handler kills every step's
+    # process group on the way out (end of input does the same when the worker exits).
+    _die_with_parent(signal.SIGTERM)
     client.warm_up()
     _preload()
     wake_r, wake_w = os.pipe()

@@ -73,8 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             if scalar is not NOT_SCALAR:
                 (workdir / "outputs" / f"{name}.json").write_text(json.dumps(scalar))
     except BaseException as exc:  # the traceback goes to the step log; the exit code tells the worker
-        traceback.print_exc()
-        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        if isinstance(exc, SystemExit):  # sys.exit(n) in step code: n is the step's exit code
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr, flush=True)
+        else:
+            traceback.print_exc()
+            code = 130 if isinstance(exc, KeyboardInterrupt) else 1
     finally:
         try:
             sink.close()  # flush metrics even when the step failed

@@ -88,7 +88,9 @@ def step_execute(*, step_run_id: int) -> None:
         elif timed_out:
             error = f"Timed out after {spec.get('timeout_s') or settings.FLOWDECK_STEP_TIMEOUT_S} s."
         elif exit_code != 0:
-            error = _last_line(log_path) or f"Exited with code {exit_code}."
+            last = _last_line(log_path)
+            said = last if last and not last.startswith("[flowdeck] step ") else ""
+            error = f"Exited with code {exit_code}" + (f": {said}" if said else ".")
         else:
             outputs = _store_outputs(workdir, run, step, spec)
             status = StepStatus.SUCCEEDED
@@ -100,7 +102,7 @@ def step_execute(*, step_run_id: int) -> None:
         error = f"Executor error: {type(exc).__name__}: {exc}"
         _append(log_path, f"\n[flowdeck] {error}\n")
     log_key, log_size = _store_log(log_path, run, step)
-    if shipped:
+    if shipped and log_key:  # with no stored log, the live text is all there is: keep it
         log_chunks_clear(step_id=step.pk)
     shutil.rmtree(workdir, ignore_errors=True)
     _record(step, spec, status, error, exit_code, outputs, log_key, log_size)

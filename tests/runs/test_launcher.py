@@ -192,8 +192,9 @@ def _live_members(group: int) -> list[int]:
 def test_a_dead_fork_server_is_replaced(step_dir, settings):
     settings.FLOWDECK_STEP_LAUNCHER = "forkserver"
     assert _start(step_dir("noop")).wait(30) == 0
-    launcher.fork_server().proc.kill()
-    launcher.fork_server().proc.wait()
+    server = launcher.fork_server()
+    server.proc.kill()
+    server.proc.wait()
     assert _start(step_dir("noop")).wait(30) == 0
 
 
