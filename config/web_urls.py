@@ -10,6 +10,7 @@ from registry import views as registry_views
 from registry import views_fork as registry_fork_views
 from runs import views as run_views
 from runs import views_operations as run_operation_views
+from runs import views_table as run_table_views
 from runs import views_workers as worker_views
 
 gallery_urls = (
@@ -35,7 +36,8 @@ registry_urls = (
 
 run_urls = (
     [
-        path("runs/", run_views.run_list_page, name="list"),
+        path("runs/", run_table_views.run_list_page, name="list"),
+        path("w/<slug:namespace>/<str:name>/runs/", run_table_views.workflow_runs_page, name="workflow-runs"),
         path("runs/<int:run_id>/", run_views.run_detail, name="detail"),
         path("workers/", worker_views.worker_list_page, name="workers"),
         path("runs/<int:run_id>/status", run_views.run_status, name="status"),

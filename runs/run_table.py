@@ -113,7 +113,7 @@ def _ordering(sort: str, builder: QueryBuilder) -> tuple[list, tuple[object, boo
 def run_table(
     *, user: AbstractBaseUser | AnonymousUser, q: str = "", sort: str = "", columns: Sequence[str] | None = None,
     workflow: str | None = None, experiment: str | None = None, status: str | None = None,
-    limit: int = 50, offset: int = 0,
+    limit: int = 50, offset: int = 0, discover_keys: bool = False,
 ) -> RunTable:
     """One page of the runs table. ``count`` counts only runs ``user`` may see, exactly up
     to COUNT_CAP (then ``count_exact`` is False): counting every match of a broad query over
@@ -131,7 +131,7 @@ def run_table(
         count = 0
     else:
         count = selection.matching.order_by().values("pk")[:COUNT_CAP + 1].count()
-    values, keys = column_values(runs, columns)
+    values, keys = column_values(runs, columns, discover_keys=discover_keys)
     return RunTable(runs=runs, columns=_expand(columns, keys), values=values, count=min(count, COUNT_CAP),
                     count_exact=count <= COUNT_CAP, has_next=has_next, limit=limit, offset=offset, keys=keys)
 
@@ -164,15 +164,19 @@ def _expand(columns: Sequence[str], keys: dict[str, list[str]]) -> list[str]:
     return out
 
 
-def column_values(runs: Sequence[Run], columns: Sequence[str]) -> tuple[dict[int, dict[str, object]], dict[str, list[str]]]:
-    """Each run's value of each column, and the param, metric and tag keys the runs have."""
+def column_values(
+    runs: Sequence[Run], columns: Sequence[str], *, discover_keys: bool = False,
+) -> tuple[dict[int, dict[str, object]], dict[str, list[str]]]:
+    """Each run's value of each column, and the param, metric and tag keys the runs have
+    (of every kind with ``discover_keys``, for a column picker; else of the kinds asked for)."""
     fields = {c: parse_field(c) for c in columns if c not in WILDCARDS}
     wanted = {kind: {f.key for f in fields.values() if f.kind == kind} for kind in ("param", "metric", "tag")}
     every = {kind for c, kind in WILDCARDS.items() if c in columns}
     ids = [r.pk for r in runs]
-    metrics, logged, tags = _fetch(MetricSummary, ids, wanted["metric"], "metric" in every, ("last", "min", "max")), \
-        _fetch(RunParam, ids, wanted["param"], "param" in every, ("value",)), \
-        _fetch(RunTag, ids, wanted["tag"], "tag" in every, ("value",))
+    fetch_all = {"param", "metric", "tag"} if discover_keys else every
+    metrics = _fetch(MetricSummary, ids, wanted["metric"], "metric" in fetch_all, ("last", "min", "max"))
+    logged = _fetch(RunParam, ids, wanted["param"], "param" in fetch_all, ("value",))
+    tags = _fetch(RunTag, ids, wanted["tag"], "tag" in fetch_all, ("value",))
     keys = {
         "param": sorted({k for r in runs for k in r.params} | {k for per in logged.values() for k in per}),
         "metric": sorted({k for per in metrics.values() for k in per}),

@@ -7,7 +7,6 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,28 +23,12 @@ from registry.views import workflow_page
 from .api import artifact_response
 from .forms import RunStartForm
 from .log_selectors import LOG_READ_BYTES, step_log_read
-from .models import STEP_FINAL, Run, RunStatus
+from .models import STEP_FINAL, Run
 from .metric_selectors import metric_series_sampled
-from .selectors import run_get, run_list, step_get, step_rows
+from .selectors import run_get, step_get, step_rows
 from .services.lifecycle import run_start, run_stop
 
 log = logging.getLogger(__name__)
-PAGE_SIZE = 50
-
-
-@require_GET
-@login_required
-def run_list_page(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status") or ""
-    workflow = (request.GET.get("workflow") or "").strip()
-    runs = run_list(
-        user=request.user,
-        asset=workflow or None,
-        status=status if status in RunStatus.values else None,
-    )
-    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "status": status, "workflow": workflow, "statuses": RunStatus.values}
-    return render(request, "runs/run_list.html", context)
 
 
 @require_POST

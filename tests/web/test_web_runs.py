@@ -109,7 +109,7 @@ def test_the_run_list_shows_visible_runs_and_filters(alice_client, user, other_u
 
     html = alice_client.get(reverse("runs:list")).content.decode()
     assert "mine" in html and "done" in html and "bobs" not in html
-    assert "alice/demo@1.0.0" in html
+    assert ">alice/demo</a>" in html and "<td>1.0.0</td>" in html  # workflow and version columns
     assert 'class="badge status-queued"' in html and 'class="badge status-succeeded"' in html
 
     html = alice_client.get(reverse("runs:list"), {"status": "succeeded"}).content.decode()
