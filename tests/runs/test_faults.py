@@ -403,13 +403,14 @@ def _assert_outputs_stored(run: Run) -> None:
     assert pickle.loads(storage.read(consume.outputs["size"]["key"])) == len(BLOB) + 7
 
 
-def test_it_fails_a_step_clearly_when_s3_is_down_for_its_outputs(s3_proxy, start_worker, tmp_path):
+def test_it_fails_a_step_clearly_when_s3_is_down_for_its_outputs(s3_proxy, start_worker, auth_client, tmp_path):
     user = make_user("alice")
     version = publish_sdk_workflow(user, tmp_path / "wf", S3_SOURCE.replace("RETRIES", "0"))
     worker = start_worker(FLOWDECK_S3_ENDPOINT_URL=s3_proxy.url)
     markers = tmp_path / "markers"
     markers.mkdir()
-    run = run_start(user=user, version=version, params={"marker_dir": str(markers), "pause": 1.0})
+    # Two seconds: long enough for the worker to ship the start of the log live.
+    run = run_start(user=user, version=version, params={"marker_dir": str(markers), "pause": 2.0})
     _wait_for_produce_started(worker, markers)
     s3_proxy.down()
     try:
@@ -424,6 +425,10 @@ def test_it_fails_a_step_clearly_when_s3_is_down_for_its_outputs(s3_proxy, start
     assert re.search(r"(?i)\bs3\b|storage|store|endpoint|connect|upload", produce.error), produce.error
     assert produce.outputs == {} or all(storage.exists(m["key"]) for m in produce.outputs.values())
     assert steps_of(run)["consume"].status == StepStatus.SKIPPED
+    # The log could not be stored either; what was shipped live while the step ran is kept.
+    response = auth_client(user).get(f"/api/v1/runs/{run.pk}/steps/produce/log?offset=0")
+    assert response.status_code == 200, response.content[:500]
+    assert "[flowdeck] step produce" in response.json()["text"], response.json()
 
     # Once the store is back the same worker stores outputs again.
     again = run_start(user=user, version=version, params={"marker_dir": str(markers), "pause": 0.0})
