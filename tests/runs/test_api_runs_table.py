@@ -283,3 +283,10 @@ def test_the_count_is_exact_up_to_a_cap(client, sweep, monkeypatch):
     assert (body["count"], body["count_exact"], len(body["results"])) == (3, False, 1) and body["next"]
     body = get(client, q="tags.team = cv", limit=1)
     assert (body["count"], body["count_exact"]) == (3, True)
+
+
+def test_the_schema_documents_the_table_parameters_and_the_export(api_client):
+    paths = api_client.get("/api/schema/", {"format": "json"}).json()["paths"]
+    listed = {p["name"] for p in paths["/api/v1/runs"]["get"]["parameters"]}
+    assert {"q", "columns", "sort", "workflow", "experiment", "status", "limit", "offset"} <= listed
+    assert "text/csv" in paths["/api/v1/runs/export.csv"]["get"]["responses"]["200"]["content"]
