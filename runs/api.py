@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FileUploadParser, JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -219,6 +220,11 @@ class MetricHistoryApi(APIView):
 
 
 class MetricExportApi(APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # ?format= names the export's format here, not one of DRF's renderers (which would
+        # answer 404 for "csv"); errors are JSON as everywhere.
+        return JSONRenderer(), JSONRenderer.media_type
+
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), description="jsonl (default) or csv")],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR},

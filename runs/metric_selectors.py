@@ -2,7 +2,7 @@
 
 On PostgreSQL the work is done by the database: the whole history is one ``json_agg``
 string, an export is ``COPY ... TO STDOUT`` relayed in blocks as they come, and a sample is
-computed by a GROUP BY over step buckets, so no path makes a Python object per point.
+one GROUP BY over step buckets, so no path makes a Python object per point.
 SQLite (the embedded default) gets the same answers from plain queries.
 """
 from __future__ import annotations
@@ -130,28 +130,27 @@ def metric_sampled(*, run: Run, key: str, max_points: int = CHART_POINTS) -> dic
 
 
 def _sample_sql(run_id: int, key: str, buckets: int) -> list[tuple]:
-    # Two passes over the key's points through the (run, key, step) index and no sort of
-    # them: the min and max of each step bucket (a hash aggregate), then the points that hold
-    # those values (a hash join), of which DISTINCT ON keeps one per bucket and value.
+    # One pass over the key's points (through the (run, key, step) index) and no sort: a
+    # hash aggregate per step bucket keeps the least and the greatest [value, step, time]
+    # array, arrays comparing element by element, so a tie on the value goes to the earliest
+    # step (the greatest is taken over -step for that). Steps and times travel as float8,
+    # exact up to 2**53. The first and last points come from the index.
     t = _table()
-    bucket = ("LEAST(%(nb)s - 1, floor((p.step::float8 - span.lo) / GREATEST(span.hi::float8 - span.lo, 1) "
-              "* %(nb)s))::int")
     sql = f"""
         WITH span AS (SELECT min(step) AS lo, max(step) AS hi FROM {t} WHERE run_id = %(run)s AND key = %(key)s),
-        b AS NOT MATERIALIZED (
-            SELECT p.step, p.value, p.timestamp_ms, {bucket} AS bucket
+        agg AS (
+            SELECT min(ARRAY[p.value, p.step::float8, p.timestamp_ms::float8]) AS lo_row,
+                   max(ARRAY[p.value, -p.step::float8, p.timestamp_ms::float8]) AS hi_row
             FROM {t} p, span WHERE p.run_id = %(run)s AND p.key = %(key)s
-        ),
-        agg AS (SELECT bucket, min(value) AS lo_v, max(value) AS hi_v FROM b GROUP BY bucket)
-        (SELECT DISTINCT ON (b.bucket, b.value) b.step, b.value, b.timestamp_ms
-           FROM b JOIN agg ON agg.bucket = b.bucket AND (b.value = agg.lo_v OR b.value = agg.hi_v)
-           ORDER BY b.bucket, b.value, b.step, b.timestamp_ms)
-        UNION
-        (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
-           ORDER BY step, timestamp_ms LIMIT 1)
-        UNION
-        (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
-           ORDER BY step DESC, timestamp_ms DESC LIMIT 1)
+            GROUP BY LEAST(%(nb)s - 1, floor((p.step::float8 - span.lo) / GREATEST(span.hi::float8 - span.lo, 1)
+                                            * %(nb)s))::int
+        )
+        SELECT lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg
+        UNION SELECT (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg
+        UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
+               ORDER BY step, timestamp_ms LIMIT 1)
+        UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
+               ORDER BY step DESC, timestamp_ms DESC LIMIT 1)
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"run": run_id, "key": key, "nb": buckets})
