@@ -290,3 +290,15 @@ def test_the_schema_documents_the_table_parameters_and_the_export(api_client):
     listed = {p["name"] for p in paths["/api/v1/runs"]["get"]["parameters"]}
     assert {"q", "columns", "sort", "workflow", "experiment", "status", "limit", "offset"} <= listed
     assert "text/csv" in paths["/api/v1/runs/export.csv"]["get"]["responses"]["200"]["content"]
+
+
+def test_the_lean_rows_equal_run_out(client, user, sweep):
+    from runs.api_runs_table import run_out
+    from runs.serializers import RunOut
+
+    version = publish(user)
+    run_start(user=user, version=version, params={"n": 4}, name="wf")
+    Run.objects.filter(name="r1").update(started_at=None, finished_at=None, error="boom")
+    for run in Run.objects.select_related("asset_version__asset__namespace", "created_by", "namespace", "experiment"):
+        assert run_out(run) == RunOut(run).data
+    assert get(client, q="name = wf")["results"] == [RunOut(Run.objects.get(name="wf")).data]
