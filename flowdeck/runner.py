@@ -24,6 +24,23 @@ def _load_function(bundle: str, ref: str):
     return getattr(target, "fn", target)  # a @wf.step function is wrapped in a Step
 
 
+class _LazyClient:
+    """The API client, made on first use: a step that logs nothing never builds one."""
+
+    def __init__(self, factory, url: str, token: str):
+        self._make = lambda: factory(url, token)
+        self._client = None
+
+    def __getattr__(self, name: str):
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
 def apply_limits(limits: dict) -> None:
     """Lower this process's memory and CPU limits (RLIMIT_AS, RLIMIT_CPU) before any step
     code runs. Both limits are hard: the step cannot raise them again."""
@@ -51,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from .local import map_outputs
     from .tracking import HttpSink, activate
 
-    client = Client(os.environ["FLOWDECK_URL"], os.environ["FLOWDECK_TOKEN"])
+    client = _LazyClient(Client, os.environ["FLOWDECK_URL"], os.environ["FLOWDECK_TOKEN"])
     sink = HttpSink(client, manifest["run_id"])
     code = 0
     try:

@@ -202,9 +202,16 @@ class HttpSink:
         self._closed = False
         self._error: BaseException | None = None
         self._reported = False  # a sink reports one failure: later ones are its echoes
-        self._thread = threading.Thread(target=self._loop, name="flowdeck-metrics", daemon=True)
-        self._thread.start()
+        # Started with the first metric: a step that logs none (most steps of a pipeline)
+        # pays for no thread.
+        self._thread: threading.Thread | None = None
         _open_sinks.add(self)
+
+    def _sender(self) -> threading.Thread:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="flowdeck-metrics", daemon=True)
+            self._thread.start()
+        return self._thread
 
     def _raise_pending(self) -> None:
         if self._error is not None:
@@ -214,9 +221,10 @@ class HttpSink:
 
     def metrics(self, points: list[dict]) -> None:
         self._raise_pending()
+        sender = self._sender()
         with self._cond:
             # Back-pressure: wait for the sender rather than buffer without bound.
-            while len(self._buffer) >= self.max_buffer and self._error is None and self._thread.is_alive():
+            while len(self._buffer) >= self.max_buffer and self._error is None and sender.is_alive():
                 self._wake.set()
                 self._cond.wait(0.5)
             self._buffer.extend(points)
@@ -303,7 +311,8 @@ class HttpSink:
         if not self._closed:
             self._closed = True
             self._wake.set()
-            self._thread.join()
+            if self._thread is not None:
+                self._thread.join()
             _open_sinks.discard(self)
         self._raise_pending()
 
