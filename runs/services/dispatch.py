@@ -4,8 +4,16 @@
 """
 from __future__ import annotations
 
+import logging
+from functools import partial
+
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
 from ..models import StepRun
 from ..routing import step_queue
+
+log = logging.getLogger(__name__)
 
 
 def step_dispatch(step: StepRun, spec: dict) -> None:
@@ -14,7 +22,17 @@ def step_dispatch(step: StepRun, spec: dict) -> None:
 
         subrun_start(step, spec)
         return
+    # The queue of the step's resource class: only workers serving that class take it.
+    transaction.on_commit(partial(_send, step.pk, step_queue(step)))
+
+
+def _send(step_id: int, queue: str) -> None:
+    """Send the message. The step is queued in the database whatever happens here: if the
+    broker stays away past Celery's own publish retries, the reaper sends it again later
+    (FLOWDECK_REDISPATCH_S), so the caller (a step that just ended) is not failed for it."""
     from ..tasks import step_execute_task
 
-    # The queue of the step's resource class: only workers serving that class take it.
-    step_execute_task.apply_async_on_commit((step.pk,), queue=step_queue(step))
+    try:
+        step_execute_task.apply_async((step_id,), queue=queue)
+    except (OperationalError, ConnectionError, TimeoutError) as exc:
+        log.warning("step %s: could not send it to queue %s (%s); the reaper will send it again", step_id, queue, exc)
