@@ -64,3 +64,9 @@ def test_others_cannot_read_it_and_a_missing_step_is_a_404(auth_client, user, ot
     assert_error(auth_client(other_user).get(url(run.pk, "b"), {"offset": 0}), 404, "not_found")
     assert_error(auth_client(user).get(url(run.pk, "nope"), {"offset": 0}), 404, "not_found", "step")
     assert api_client.get(url(run.pk), {"offset": 0}).status_code in (401, 403)
+
+
+def test_without_offset_a_step_with_no_stored_log_answers_what_was_shipped_live(auth_client, user, run):
+    """A running step, or one whose log could not be stored (S3 away): the live rows."""
+    body = auth_client(user).get(url(run.pk, "b")).json()
+    assert body == {"step": "b", "log": "epoch 1\nepoch 2\n", "truncated": False}
