@@ -305,14 +305,7 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
             raise SpecError(f"Step '{name}' {key} must be a whole number from 1 to {top}.", f"{field}.{key}")
         limits[key] = value
-    when = raw.get("when")
-    if when is not None:
-        if not isinstance(when, str) or not when.strip():
-            raise SpecError(f"Step '{name}' when must be a non-empty expression string.", f"{field}.when")
-        try:
-            parse(when)
-        except ExprError as exc:
-            raise SpecError(f"Step '{name}' has an invalid when: {exc.message}.", f"{field}.when") from None
+    when = validate_when(raw.get("when"), name, field)
     return {
         "name": name,
         "fn": fn,
@@ -327,6 +320,19 @@ def validate_step(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
         "description": str(raw.get("description") or ""),
         **limits,
     }
+
+
+def validate_when(when: Any, name: str, field: str) -> str | None:
+    """A step's quality gate: None, or an expression the gate language parses."""
+    if when is None:
+        return None
+    if not isinstance(when, str) or not when.strip():
+        raise SpecError(f"Step '{name}' when must be a non-empty expression string.", f"{field}.when")
+    try:
+        parse(when)
+    except ExprError as exc:
+        raise SpecError(f"Step '{name}' has an invalid when: {exc.message}.", f"{field}.when") from None
+    return when
 
 
 def validate_spec(raw: Any) -> dict[str, Any]:

@@ -36,8 +36,7 @@ def validate_subworkflow_step(raw: Mapping[str, Any], name: str) -> dict[str, An
 
     References to parameters and upstream steps are checked afterwards with every other
     step's (``flowdeck.spec.validate_spec``). Raises SpecError naming the field."""
-    from .expr import ExprError, parse
-    from .spec import SpecError
+    from .spec import SpecError, validate_when
 
     field = f"steps.{name}"
     uses = raw.get("uses")
@@ -93,14 +92,7 @@ def validate_subworkflow_step(raw: Mapping[str, Any], name: str) -> dict[str, An
         if raw.get(key) not in (None, default):
             raise SpecError(f"Step '{name}' is a sub-workflow; {key} applies to the steps of the child "
                             f"workflow, not to this step.", f"{field}.{key}")
-    when = raw.get("when")
-    if when is not None:
-        if not isinstance(when, str) or not when.strip():
-            raise SpecError(f"Step '{name}' when must be a non-empty expression string.", f"{field}.when")
-        try:
-            parse(when)
-        except ExprError as exc:
-            raise SpecError(f"Step '{name}' has an invalid when: {exc.message}.", f"{field}.when") from None
+    when = validate_when(raw.get("when"), name, field)
     return {
         "name": name,
         "fn": None,

@@ -53,7 +53,7 @@ class Param:
 class Step:
     """A step: a function plus its place in the DAG. Call it like the function."""
 
-    def __init__(self, fn: Callable, *, name: str, depends_on: list[str], outputs: list[str],
+    def __init__(self, fn: Callable | None, *, name: str, depends_on: list[str], outputs: list[str],
                  inputs: dict[str, str], retries: int, timeout_s: float | None, cache: bool,
                  when: str | None = None, resources: str = DEFAULT_RESOURCE_CLASS,
                  memory_mb: int | None = None, cpu_s: int | None = None) -> None:
@@ -68,8 +68,9 @@ class Step:
         self.when = when
         self.resources = resources
         self.limits = {k: v for k, v in (("memory_mb", memory_mb), ("cpu_s", cpu_s)) if v is not None}
-        self.__doc__ = fn.__doc__
-        self.__wrapped__ = fn
+        if fn is not None:
+            self.__doc__ = fn.__doc__
+            self.__wrapped__ = fn
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -86,17 +87,12 @@ class SubWorkflow(Step):
 
     def __init__(self, *, name: str, uses: str, depends_on: list[str], inputs: dict[str, str],
                  params: dict[str, Any], outputs_from: dict[str, str], when: str | None, description: str) -> None:
-        self.fn = None
-        self.name = name
+        # Retries, timeouts, caching, resources and limits belong to the child's own steps.
+        super().__init__(None, name=name, depends_on=depends_on, outputs=list(outputs_from), inputs=inputs,
+                         retries=0, timeout_s=None, cache=False, when=when)
         self.uses = uses
-        self.depends_on = depends_on
-        self.inputs = inputs
         self.params = params
         self.outputs_from = outputs_from
-        self.outputs = list(outputs_from)
-        self.retries, self.timeout_s, self.cache, self.when = 0, None, False, when
-        self.resources = "cpu"  # the child's steps have their own resource classes
-        self.limits: dict[str, int] = {}
         self.description = description
 
     def __call__(self, *args, **kwargs):
