@@ -1,4 +1,5 @@
 """The run page's Retry and Copy: each opens the parameter form prefilled with the run's values.
+Copy can also run only chosen steps, reusing the others' outputs from this run (a partial run).
 
 Retry edits the run's parameters and gives a new attempt to the steps that did not succeed
 and to those that read a changed parameter (``run_retry``); Copy starts a new run of the same
@@ -24,6 +25,7 @@ from .forms import RunStartForm
 from .models import Run
 from .selectors import run_get
 from .services.operations import run_copy, run_retry
+from .services.partial import run_start_partial
 
 
 def form_initial(param_defs: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,7 +67,9 @@ def _operation(request: HttpRequest, run_id: int, *, action: str) -> HttpRespons
         status = 200
     if action == "retry":
         form.fields.pop("run-name")  # a retry keeps its run, and so its name
-    context = {"run": run, "form": form, "action": action}
+    chosen = set(request.POST.getlist("steps")) if request.method == "POST" else set()
+    steps = [{"name": s.name, "status": s.status, "checked": s.name in chosen} for s in run.steps.order_by("position")]
+    context = {"run": run, "form": form, "action": action, "steps": steps}
     return render(request, "runs/run_operation.html", context, status=status)
 
 
@@ -73,6 +77,12 @@ def _submit(request: HttpRequest, run: Run, form: RunStartForm, action: str) -> 
     if action == "retry":
         done = run_retry(user=request.user, run=run, params=form.param_values() or None)
         messages.success(request, f"Retrying run {run.pk}.")
+        return done
+    chosen = request.POST.getlist("steps")
+    if chosen:  # a partial run: only these steps, the rest reused from this run
+        done = run_start_partial(user=request.user, version=run.asset_version, steps=chosen, source_run=run,
+                                 params=form.param_values(), name=form.run_name(), namespace=run.namespace)
+        messages.success(request, f"Started run {done.pk}: {', '.join(chosen)}, the rest reused from run {run.pk}.")
         return done
     done = run_copy(user=request.user, run=run, params=form.param_values(), name=form.run_name())
     messages.success(request, f"Started run {done.pk}, a copy of run {run.pk}.")
