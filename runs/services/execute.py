@@ -104,8 +104,10 @@ def step_execute(*, step_run_id: int) -> None:
     log_key, log_size = _store_log(log_path, run, step)
     if shipped and log_key:  # with no stored log, the live text is all there is: keep it
         log_chunks_clear(step_id=step.pk)
-    shutil.rmtree(workdir, ignore_errors=True)
-    _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
+    try:
+        _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # after the record: the next step need not wait for it
 
 
 def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -> None:
