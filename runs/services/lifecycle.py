@@ -119,6 +119,8 @@ def run_advance(*, run_id: int, finished: str | None = None) -> list[int]:
     ]
     if ready:
         return _advance_some(run_id, graph, ready)
+    if graph.dependents[finished]:
+        return []  # a step after this one still waits on another: the run is not over
     if not StepRun.objects.filter(run_id=run_id).exclude(status__in=STEP_FINAL).exists():
         return _advance_all(run_id)  # the run is over: finish it under the lock
     return []
