@@ -253,6 +253,13 @@ class Client:
             "POST", f"/api/v1/runs/{run_id}/log-batch", json=body, retry=bool(batch_id), patience_s=patience_s
         )
 
+    def metric_history(self, run_id: int, key: str, *, max_points: int | None = None) -> list[dict]:
+        """The points of metric ``key``, ``[{"step", "value", "timestamp"}]`` by step: all of
+        them, or with ``max_points`` a sample of at most that many that keeps the curve's shape
+        (each step bucket's lowest and highest point, and the first and last)."""
+        params = {"max_points": max_points} if max_points else None
+        return self.request("GET", f"/api/v1/runs/{run_id}/metrics/{key}", params=params)["points"]
+
     # --- tracked runs (outside workflows) ---------------------------------------------------
     def tracked_run_create(
         self, *, experiment: str, name: str = "", tags: dict | None = None, namespace: str | None = None

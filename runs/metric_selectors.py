@@ -135,25 +135,29 @@ def _sample_sql(run_id: int, key: str, buckets: int) -> list[tuple]:
     # array, arrays comparing element by element, so a tie on the value goes to the earliest
     # step (the greatest is taken over -step for that). Steps and times travel as float8,
     # exact up to 2**53. The first and last points come from the index.
+    # The step range is read first (two index probes) and passed in as numbers: joined in
+    # SQL, a planner with stale statistics re-ran it for every point.
     t = _table()
-    sql = f"""
-        WITH span AS (SELECT min(step) AS lo, max(step) AS hi FROM {t} WHERE run_id = %(run)s AND key = %(key)s),
-        agg AS (
-            SELECT min(ARRAY[p.value, p.step::float8, p.timestamp_ms::float8]) AS lo_row,
-                   max(ARRAY[p.value, -p.step::float8, p.timestamp_ms::float8]) AS hi_row
-            FROM {t} p, span WHERE p.run_id = %(run)s AND p.key = %(key)s
-            GROUP BY LEAST(%(nb)s - 1, floor((p.step::float8 - span.lo) / GREATEST(span.hi::float8 - span.lo, 1)
-                                            * %(nb)s))::int
-        )
-        SELECT lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg
-        UNION SELECT (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg
-        UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
-               ORDER BY step, timestamp_ms LIMIT 1)
-        UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
-               ORDER BY step DESC, timestamp_ms DESC LIMIT 1)
-    """
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"run": run_id, "key": key, "nb": buckets})
+        cursor.execute(f"SELECT min(step), max(step) FROM {t} WHERE run_id = %s AND key = %s", [run_id, key])
+        lo, hi = cursor.fetchone()
+        if lo is None:
+            return []
+        sql = f"""
+            WITH agg AS (
+                SELECT min(ARRAY[value, step::float8, timestamp_ms::float8]) AS lo_row,
+                       max(ARRAY[value, -step::float8, timestamp_ms::float8]) AS hi_row
+                FROM {t} WHERE run_id = %(run)s AND key = %(key)s
+                GROUP BY LEAST(%(nb)s - 1, floor((step::float8 - %(lo)s) / %(width)s * %(nb)s))::int
+            )
+            SELECT lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg
+            UNION SELECT (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg
+            UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
+                   ORDER BY step, timestamp_ms LIMIT 1)
+            UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
+                   ORDER BY step DESC, timestamp_ms DESC LIMIT 1)
+        """
+        cursor.execute(sql, {"run": run_id, "key": key, "nb": buckets, "lo": float(lo), "width": float(max(hi - lo, 1))})
         return sorted(cursor.fetchall(), key=lambda r: (r[0], r[2]))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import IO
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from core import storage
 from core.errors import Conflict, InvalidInput, NotFound
@@ -53,12 +54,8 @@ def log_batch(
     with transaction.atomic():
         if series:
             _run_hold(run)
-        if batch_id:
-            try:
-                with transaction.atomic():
-                    IngestBatch.objects.create(run=run, batch_id=str(batch_id)[:64])
-            except IntegrityError:
-                return False
+        if batch_id and not _batch_claim(run, str(batch_id)[:64]):
+            return False
         _params_store(run, clean_params)
         for key, value in clean_tags.items():
             RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
@@ -66,6 +63,19 @@ def log_batch(
             points_store(run, series, origin)
             summaries_update(run, series)
     return True
+
+
+def _batch_claim(run: Run, batch_id: str) -> bool:
+    """Record the batch id; False if it was already stored. One statement, no savepoint."""
+    q = connection.ops.quote_name
+    table = q(IngestBatch._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (run_id, batch_id, created_at) VALUES (%s, %s, %s) "
+            f"ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1",
+            [run.pk, batch_id, timezone.now()],
+        )
+        return cursor.fetchone() is not None
 
 
 def _run_hold(run: Run) -> None:
