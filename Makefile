@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed bench bench-dispatch clean
+.PHONY: run test install migrate seed bench bench-dispatch bench-tracking clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: install
 # Per-step dispatch overhead next to Celery and Prefect 3: PostgreSQL at DATABASE_URL, Redis db 8.
 bench-dispatch: install
 	$(BIN)/python bench/dispatch.py $(BENCH_ARGS)
+
+# Tracking (ingest, metric history, run list) next to a stock MLflow server on the PostgreSQL at DATABASE_URL.
+bench-tracking: install
+	$(BIN)/python bench/tracking.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .flowdeck-data .pytest_cache
