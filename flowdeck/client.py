@@ -260,6 +260,13 @@ class Client:
         params = {"max_points": max_points} if max_points else None
         return self.request("GET", f"/api/v1/runs/{run_id}/metrics/{key}", params=params)["points"]
 
+    def metric_columns(self, run_id: int, key: str) -> dict[str, list]:
+        """Every point of metric ``key`` as columns, ``{"step": [...], "value": [...],
+        "timestamp": [...]}`` by step: half the bytes of ``metric_history`` and far quicker to
+        decode (``pandas.DataFrame(columns)`` takes it as it is)."""
+        body = self.request("GET", f"/api/v1/runs/{run_id}/metrics/{key}", params={"columns": 1})
+        return {name: body[name] for name in ("step", "value", "timestamp")}
+
     # --- tracked runs (outside workflows) ---------------------------------------------------
     def tracked_run_create(
         self, *, experiment: str, name: str = "", tags: dict | None = None, namespace: str | None = None

@@ -207,7 +207,9 @@ class MetricHistoryApi(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("max_points", int, description="Downsample for a chart: at most this many "
                                      "points (10 to 10,000), each step bucket's lowest and highest point plus the "
-                                     "first and last; the answer adds total and sampled.")],
+                                     "first and last; the answer adds total and sampled."),
+                    OpenApiParameter("columns", bool, description="Every point as columns: {key, step: [...], "
+                                     "value: [...], timestamp: [...]} instead of point objects.")],
         responses={200: OpenApiTypes.OBJECT}, summary="Every point of one metric, or a sample that keeps its shape",
     )
     def get(self, request, run_id: int, key: str):
@@ -215,8 +217,9 @@ class MetricHistoryApi(APIView):
         if "max_points" in request.query_params:
             limit = max_points_param(request.query_params.get("max_points"))
             return Response(metric_sampled(run=run, key=key, max_points=limit))
-        # The JSON is made by the database (json_agg on PostgreSQL), not by DRF point by point.
-        return HttpResponse(metric_history_json(run=run, key=key), content_type="application/json")
+        # The JSON is made by the database (string_agg on PostgreSQL), not by DRF point by point.
+        columns = request.query_params.get("columns") in ("1", "true")
+        return HttpResponse(metric_history_json(run=run, key=key, columns=columns), content_type="application/json")
 
 
 class MetricExportApi(APIView):

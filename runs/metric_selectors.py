@@ -22,25 +22,37 @@ CHART_POINTS = 2000  # what a chart asks for: enough for a screen's width, never
 MAX_SAMPLE_POINTS = 10_000
 EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 _CHUNK = 10_000
+_EXPORT_BLOCK = 256 * 1024
 
 
 def _table() -> str:
     return connection.ops.quote_name(Metric._meta.db_table)
 
 
-def metric_history_json(*, run: Run, key: str) -> str:
-    """Every point of ``key`` as the JSON text of ``{"key", "points": [{"step", "value",
-    "timestamp"}]}``, ordered by step then time."""
+def metric_history_json(*, run: Run, key: str, columns: bool = False) -> str:
+    """Every point of ``key``, ordered by step then time, as the JSON text of ``{"key",
+    "points": [{"step", "value", "timestamp"}]}``, or with ``columns`` of ``{"key", "step":
+    [...], "value": [...], "timestamp": [...]}`` (half the bytes, and far quicker to decode)."""
     if connection.vendor == "postgresql":
-        sql = (
-            "SELECT coalesce(json_agg(json_build_object('step', step, 'value', value, 'timestamp', timestamp_ms) "
-            f"ORDER BY step, timestamp_ms), '[]')::text FROM {_table()} WHERE run_id = %s AND key = %s"
-        )
+        # string_agg over the ordered rows: about half the time of json_agg(json_build_object).
+        # float8's text is its shortest exact form, which is valid JSON (NaN and infinity are
+        # never stored).
+        ordered = f"(SELECT step, value, timestamp_ms FROM {_table()} WHERE run_id = %s AND key = %s ORDER BY step, timestamp_ms) o"
+        if columns:
+            sql = ("SELECT '\"step\": [' || coalesce(string_agg(step::text, ','), '') || '], \"value\": [' "
+                   "|| coalesce(string_agg(value::text, ','), '') || '], \"timestamp\": [' "
+                   f"|| coalesce(string_agg(timestamp_ms::text, ','), '') || ']' FROM {ordered}")
+        else:
+            sql = ("SELECT '\"points\": [' || coalesce(string_agg('{\"step\": ' || step || ', \"value\": ' || value "
+                   f"|| ', \"timestamp\": ' || timestamp_ms || '}}', ', '), '') || ']' FROM {ordered}")
         with connection.cursor() as cursor:
             cursor.execute(sql, [run.pk, key])
-            points = cursor.fetchone()[0]
-        return f'{{"key": {json.dumps(key)}, "points": {points}}}'
-    rows = _rows(run, key)
+            body = cursor.fetchone()[0]
+        return f'{{"key": {json.dumps(key)}, {body}}}'
+    rows = list(_rows(run, key))
+    if columns:
+        return json.dumps({"key": key, "step": [r[0] for r in rows], "value": [r[1] for r in rows],
+                           "timestamp": [r[2] for r in rows]})
     return json.dumps({"key": key, "points": [{"step": s, "value": v, "timestamp": t} for s, v, t in rows]})
 
 
@@ -72,10 +84,20 @@ def _export_copy(run_id: int, key: str, fmt: str) -> Iterator[bytes]:
         # objects hold only numbers.
         sql = (f"COPY (SELECT json_build_object('step', step, 'value', value, 'timestamp', timestamp_ms) "
                f"FROM {_table()} {where} {order}) TO STDOUT")
+    # PostgreSQL sends a message per row: they are gathered into blocks of about 256 KiB, or
+    # the response would be written to the socket 100,000 times.
     with connection.cursor() as cursor:
         with cursor.cursor.copy(sql, [run_id, key]) as copy:
-            for block in copy:
-                yield bytes(block)
+            pending: list = []
+            size = 0
+            for row in copy:
+                pending.append(row)
+                size += len(row)
+                if size >= _EXPORT_BLOCK:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+            if pending:
+                yield b"".join(pending)
 
 
 def _export_rows(run: Run, key: str, fmt: str) -> Iterator[bytes]:

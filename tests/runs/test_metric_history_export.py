@@ -48,6 +48,15 @@ def test_the_full_history_is_every_point_in_step_order(client, run):
     assert client.get(f"/api/v1/runs/{run.pk}/metrics/nothing").json() == {"key": "nothing", "points": []}
 
 
+def test_the_history_as_columns_is_the_same_points(client, run):
+    expected = logged(run, n=3000)
+    body = client.get(f"/api/v1/runs/{run.pk}/metrics/loss?columns=1").json()
+    assert body["key"] == "loss"
+    assert list(zip(body["step"], body["value"], body["timestamp"], strict=True)) == expected
+    empty = client.get(f"/api/v1/runs/{run.pk}/metrics/nothing?columns=1").json()
+    assert empty == {"key": "nothing", "step": [], "value": [], "timestamp": []}
+
+
 def test_the_jsonl_export_streams_every_point_back_equal(client, run):
     expected = logged(run)
     response = client.get(f"/api/v1/runs/{run.pk}/metrics/loss/export?format=jsonl")

@@ -52,6 +52,10 @@ def test_logged_metrics_come_back_whole_exported_sampled_and_summarised(server, 
     whole = get(server, f"/api/v1/runs/{run.id}/metrics/loss").json()["points"]
     assert [(p["step"], p["value"]) for p in whole] == list(enumerate(loss))
 
+    with Client(server.url, server.token) as client:
+        assert client.metric_history(run.id, "loss") == whole
+        assert client.metric_columns(run.id, "loss")["value"] == loss
+
     lines = get(server, f"/api/v1/runs/{run.id}/metrics/loss/export?format=jsonl").text.splitlines()
     assert [json.loads(line)["value"] for line in lines] == loss
     rows = list(csv.DictReader(io.StringIO(get(server, f"/api/v1/runs/{run.id}/metrics/loss/export?format=csv").text)))
