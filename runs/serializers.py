@@ -202,6 +202,7 @@ class MultipartAbortIn(serializers.Serializer):
     path = serializers.CharField(max_length=512)
     upload_id = serializers.CharField(max_length=1024)
 
+
 class WorkerOut(serializers.ModelSerializer):
     live = serializers.BooleanField(help_text="Seen within FLOWDECK_WORKER_STALE_S.")
     resource_classes = serializers.ListField(child=serializers.CharField(),

@@ -11,6 +11,7 @@ from core.broker import Transport
 
 def test_messages_cross_the_file_broker_whole_under_concurrent_writers(tmp_path):
     options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "store_processed": False,
+               "control_folder": str(tmp_path / "control"),
                "polling_interval": 0.01}
     payload = {"text": "x" * 20_000}
     sent, got, errors = 2000, [], []
