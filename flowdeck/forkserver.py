@@ -27,6 +27,8 @@ import os
 import select
 import signal
 import sys
+import tempfile
+import traceback
 
 # Imported once here so that every child starts with them loaded.
 from . import client, files, gates, local, runner, tracking  # noqa: F401
@@ -43,17 +45,23 @@ def _preload() -> None:
             print(f"[flowdeck] fork server could not preload {name}: {exc}", file=sys.stderr, flush=True)
 
 
+_libc = None
+
+
 def _die_with_parent(sig: int) -> None:
     """Linux: have the kernel send ``sig`` to this process when its parent dies, even by
-    SIGKILL, so no step outlives the worker that started it."""
+    SIGKILL, so no step outlives the worker that started it. libc is found once, in the
+    server (``find_library`` runs ldconfig), and children inherit it."""
+    global _libc
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-    import ctypes.util
-
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if _libc is None:
+            import ctypes
+            import ctypes.util
+
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
     except OSError:
         pass
 
@@ -86,13 +94,9 @@ def _child(request: dict, keep_open: tuple[int, ...]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        import tempfile
-
         tempfile.tempdir = None  # re-read TMPDIR from the step's environment
         code = runner.main([request["workdir"]])
     except BaseException:
-        import traceback
-
         traceback.print_exc()
     finally:
         try:

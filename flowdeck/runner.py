@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import pickle
+import resource
 import sys
 import traceback
 from pathlib import Path
@@ -44,8 +45,6 @@ class _LazyClient:
 def apply_limits(limits: dict) -> None:
     """Lower this process's memory and CPU limits (RLIMIT_AS, RLIMIT_CPU) before any step
     code runs. Both limits are hard: the step cannot raise them again."""
-    import resource
-
     memory_mb = limits.get("memory_mb")
     if memory_mb:
         size = int(memory_mb) * 1024 * 1024

@@ -1,6 +1,7 @@
 """A worker's local cache of unpacked code bundles, keyed by sha256 and verified on fetch."""
 from __future__ import annotations
 
+import compileall
 import hashlib
 import io
 import os
@@ -36,6 +37,9 @@ def bundle_dir(digest: str) -> Path:
             # the tree and device files, on top of the checks made at publish time.
             tar.extractall(staging, filter="data")
         os.chmod(staging, 0o755)  # mkdtemp made it private; steps may run as another user
+        # Compiled once here, so each step process reads bytecode instead of compiling the
+        # bundle's modules again (steps run with PYTHONDONTWRITEBYTECODE).
+        compileall.compile_dir(staging, quiet=2, workers=1)
         try:
             os.rename(staging, target)  # atomic: a concurrent fetch of the same digest loses cleanly
         except OSError:

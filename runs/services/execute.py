@@ -266,7 +266,7 @@ def _record(step: StepRun, spec: dict, status: str, error: str, exit_code, outpu
 
         step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60), queue=step_queue(step))
         return
-    run_advance(run_id=step.run_id, finished=step.name)
+    run_advance(run_id=step.run_id, finished=step.name, version_id=step.run.asset_version_id)
 
 
 def _last_line(path: Path) -> str:
