@@ -227,10 +227,10 @@ def bench_flowdeck(args, broker: str, tmp: Path, stack: ExitStack) -> dict:
     user, chain_version, fanout_version = flowdeck_publish(args.chain, args.fanout, tmp)
     app.control.purge()  # stale messages of an interrupted bench must not run now
     log_path = tmp / "flowdeck-worker.log"
-    proc = spawn([sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2", "-Q", "flowdeck",
+    proc = spawn([sys.executable, "-m", "celery", "-A", "config", "worker", "-c", str(args.concurrency), "-Q", "flowdeck",
                   "-n", f"bench-dispatch-{os.getpid()}@%h"], env=dict(os.environ), log_path=log_path)
     stack.callback(stop, proc)
-    log("Flowdeck worker started (celery -A config worker -c 2 -Q flowdeck); warming up on one chain run")
+    log(f"Flowdeck worker started (celery -A config worker -c {args.concurrency} -Q flowdeck); warming up on one chain run")
     t0 = time.perf_counter()
     flowdeck_run(user, chain_version, proc, log_path, args.timeout)
     log(f"warm-up done in {time.perf_counter() - t0:.1f} s (worker start included)")
@@ -251,7 +251,7 @@ def bench_celery(args, broker: str, env: dict, tmp: Path, stack: ExitStack) -> d
     r = floor.store()
     floor.app.control.purge()
     log_path = tmp / "celery-floor-worker.log"
-    proc = spawn([sys.executable, "-m", "celery", "-A", "_dispatch_celery", "worker", "-c", "2", "-Q", floor.QUEUE,
+    proc = spawn([sys.executable, "-m", "celery", "-A", "_dispatch_celery", "worker", "-c", str(args.concurrency), "-Q", floor.QUEUE,
                   "-n", f"bench-floor-{os.getpid()}@%h"], env={**env, "BENCH_BROKER_URL": broker},
                  log_path=log_path, cwd=BENCH)
     stack.callback(stop, proc)
@@ -287,7 +287,7 @@ def bench_celery(args, broker: str, env: dict, tmp: Path, stack: ExitStack) -> d
                 "root_to_last_child_s": round(max(children) - root, 3),
                 "children_per_s": round(len(children) / (max(children) - root), 1)}
 
-    log("Celery floor worker started (celery -A _dispatch_celery worker -c 2); warming up")
+    log(f"Celery floor worker started (celery -A _dispatch_celery worker -c {args.concurrency}); warming up")
     chain(10, False)
     fanout(20)
     log(f"Celery: chain of {args.chain}, then with a python subprocess per hop, then fan-out of {args.fanout}")
@@ -381,7 +381,7 @@ def git_state() -> dict:
 def report(result: dict) -> None:
     fd, cel, pf = result["flowdeck"], result.get("celery"), result.get("prefect") or {}
     n, m = result["chain_steps"], result["fanout_children"]
-    print(f"\ndispatch: a chain of {n} no-op steps and a fan-out of 1 -> {m:,} -> 1, two worker processes each\n"
+    print(f"\ndispatch: a chain of {n} no-op steps and a fan-out of 1 -> {m:,} -> 1, {result['concurrency']} worker processes each\n"
           f"({result['machine']}; Flowdeck at {result['git']['commit']}{' + uncommitted changes' if result['git']['dirty'] else ''}, "
           f"step launcher {fd['step_launcher']}; load average {result['load_before']} before, {result['load_after']} after)\n")
     header = f"{'chain, per hop (ms)':<62} {'p50':>8} {'p95':>8} {'max':>8} {'wall s':>8}"
@@ -432,6 +432,8 @@ def _interrupt(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a chain of 20 and a fan-out of 100")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="worker processes of the Flowdeck and Celery workers (default 2, the issue's figure)")
     parser.add_argument("--chain", type=int, help="steps in the chain (default 100; 20 with --quick)")
     parser.add_argument("--fanout", type=int, help="children in the fan-out (default 1000; 100 with --quick)")
     parser.add_argument("--broker", default=DEFAULT_BROKER, help=f"a Redis URL (default {DEFAULT_BROKER})")
@@ -452,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_databases(admin_url, [BENCH_DB])
     outer_env = dict(os.environ)
     result: dict = {"bench": "dispatch", "chain_steps": args.chain, "fanout_children": args.fanout,
+                    "concurrency": args.concurrency,
                     "broker": args.broker, "git": git_state(), "load_before": [round(x, 2) for x in os.getloadavg()]}
 
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="flowdeck-bench-dispatch-") as tmpdir:
