@@ -25,6 +25,34 @@ def libpq(url: str) -> str:
     return url.replace("postgres://", "postgresql://", 1)
 
 
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_database_url() -> str:
+    """DATABASE_URL (a PostgreSQL server where scratch databases are made), or exit 2."""
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not url.startswith(("postgres://", "postgresql://")):
+        print(f"DATABASE_URL must point at PostgreSQL, got {url.split('://')[0]}://", file=sys.stderr)
+        raise SystemExit(2)
+    return url
+
+
+def django_in_process(db_url: str, name: str) -> None:
+    """Set Django up in this process on the scratch database ``db_url`` and migrate it."""
+    os.environ["DATABASE_URL"] = db_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("FLOWDECK_LOG_LEVEL", "WARNING")
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    log(f"migrating {name}")
+    call_command("migrate", "--no-input", verbosity=0)
+
+
 def ensure_databases(admin_url: str, names: list[str]) -> None:
     """Create each scratch database that does not exist yet."""
     import psycopg

@@ -48,13 +48,12 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import REPO, ensure_databases, log, machine, percentile, spawn, stop, with_database
+from _common import REPO, admin_database_url, ensure_databases, log, machine, percentile, spawn, stop, with_database
 
 BENCH = REPO / "bench"
 RESULTS = BENCH / "results" / "dispatch.json"
 PREFECT_VENV = BENCH / ".venv-prefect"
 PREFECT_PINS = ["prefect==3.8.8", "fastapi<=0.154.0"]  # its temporary server starts only with this fastapi
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/8"
 BENCH_DB = "flowdeck_bench_dispatch"
 
@@ -444,10 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     args.chain = args.chain or (20 if args.quick else 100)
     args.fanout = args.fanout or (100 if args.quick else 1000)
 
-    admin_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not admin_url.startswith(("postgres://", "postgresql://")):
-        print(f"DATABASE_URL must point at PostgreSQL, got {admin_url.split('://')[0]}://", file=sys.stderr)
-        return 2
+    admin_url = admin_database_url()
     if not args.broker.startswith(("redis://", "rediss://")):
         print(f"--broker must be a Redis URL, got {args.broker.split('://')[0]}://", file=sys.stderr)
         return 2

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -40,10 +39,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from _common import ensure_databases, libpq, log, machine, percentile, with_database
+from _common import admin_database_url, django_in_process, ensure_databases, libpq, log, machine, percentile, with_database
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "flowdeck_bench_gallery"
 PAGE = 24
 N_NAMESPACES = 40
@@ -235,28 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = args.assets or (1_000 if args.quick else 10_000)
 
-    admin_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not admin_url.startswith(("postgres://", "postgresql://")):
-        print(f"DATABASE_URL must point at PostgreSQL, got {admin_url.split('://')[0]}://", file=sys.stderr)
-        return 2
+    admin_url = admin_database_url()
     ensure_databases(admin_url, [BENCH_DB])
     db_url = with_database(admin_url, BENCH_DB)
-
-    os.environ["DATABASE_URL"] = db_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("FLOWDECK_LOG_LEVEL", "WARNING")
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    django_in_process(db_url, BENCH_DB)
     from django.test import Client
 
     from accounts.models import Membership
 
-    log(f"migrating {BENCH_DB}")
-    call_command("migrate", "--no-input", verbosity=0)
     searcher = seed(n)
     member_team_ids = list(Membership.objects.filter(user=searcher).values_list("team_id", flat=True))
     client = Client()

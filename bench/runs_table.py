@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import statistics
 import sys
@@ -36,10 +35,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from _common import ensure_databases, libpq, log, machine, percentile, with_database
+from _common import admin_database_url, django_in_process, ensure_databases, libpq, log, machine, percentile, with_database
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "flowdeck_bench_runs"
 PAGE = 50
 PARAMS = ["lr", "batch_size", "epochs", "optimizer", "dropout", "weight_decay", "momentum", "seed", "layers", "model"]
@@ -179,28 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = args.runs or (10_000 if args.quick else 100_000)
 
-    admin_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not admin_url.startswith(("postgres://", "postgresql://")):
-        print(f"DATABASE_URL must point at PostgreSQL, got {admin_url.split('://')[0]}://", file=sys.stderr)
-        return 2
+    admin_url = admin_database_url()
     ensure_databases(admin_url, [BENCH_DB])
     db_url = with_database(admin_url, BENCH_DB)
-    os.environ["DATABASE_URL"] = db_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("FLOWDECK_LOG_LEVEL", "WARNING")
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
+    django_in_process(db_url, BENCH_DB)
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.test import Client
 
     from runs.run_table import run_table
 
-    log(f"migrating {BENCH_DB}")
-    call_command("migrate", "--no-input", verbosity=0)
     user = get_user_model().objects.get(username="bench-lister") if args.no_seed else seed(n, args.params)
     client = Client()
     client.force_login(user)

@@ -41,11 +41,10 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import ensure_databases, libpq, log, machine, spawn, stop, with_database
+from _common import admin_database_url, ensure_databases, libpq, log, machine, spawn, stop, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 MLFLOW_VENV = REPO / "bench" / ".venv-mlflow"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 FLOWDECK_DB = "flowdeck_bench"
 MLFLOW_DB = "mlflow_bench"
 
@@ -244,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     naive = args.mlflow_naive_points or (500 if args.quick else 2000)
     async_points = args.mlflow_async_points if args.mlflow_async_points is not None else (1000 if args.quick else 5000)
 
-    admin_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not admin_url.startswith(("postgres://", "postgresql://")):
-        print(f"DATABASE_URL must point at PostgreSQL, got {admin_url.split('://')[0]}://", file=sys.stderr)
-        return 2
+    admin_url = admin_database_url()
     ensure_databases(admin_url, [FLOWDECK_DB, MLFLOW_DB])
     flowdeck_db = with_database(admin_url, FLOWDECK_DB)
 

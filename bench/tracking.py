@@ -44,8 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import ensure_databases, libpq, log, machine, spawn, stop, with_database
-from sdk_ingest import DEFAULT_DATABASE_URL, db_scalar, free_port, mlflow_python, wait_http
+from _common import admin_database_url, ensure_databases, libpq, log, machine, spawn, stop, with_database
+from sdk_ingest import db_scalar, free_port, mlflow_python, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
 FLOWDECK_DB = "flowdeck_bench_tracking"
@@ -260,8 +260,6 @@ def bench_mlflow(admin_url: str, ingest_n: int, history_n: int, list_n: int, tmp
     out["ingest"]["stored"] = db_scalar(with_database(admin_url, MLFLOW_DB),
                                         "SELECT count(*) FROM metrics WHERE run_uuid = %s", (out["ingest"]["run_id"],))
     out["available"] = True
-    import importlib.metadata  # noqa: F401  (the version comes from the venv below)
-
     out["mlflow_version"] = subprocess.run([str(python), "-c", "import mlflow; print(mlflow.__version__)"],
                                            capture_output=True, text=True).stdout.strip()
     return out
@@ -278,10 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ingest_n, history_n, list_n = (20_000, 20_000, 200) if args.quick else (200_000, 100_000, 1000)
 
-    admin_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not admin_url.startswith(("postgres://", "postgresql://")):
-        print(f"DATABASE_URL must point at PostgreSQL, got {admin_url.split('://')[0]}://", file=sys.stderr)
-        return 2
+    admin_url = admin_database_url()
     ensure_databases(admin_url, [FLOWDECK_DB, MLFLOW_DB])
     db_url = with_database(admin_url, FLOWDECK_DB)
 
