@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -178,25 +179,35 @@ def _run_subprocess(
     started = last_watch = last_beat = time.monotonic()
     shipped = 0
     stopped = timed_out = False
-    while True:
-        return_code = proc.wait(timeout=0.05 if time.monotonic() - started < 1 else 0.2)
-        if return_code is not None:
-            return return_code, stopped, timed_out, shipped
-        now = time.monotonic()
-        if now - started > timeout:
-            timed_out = True
-            proc.kill()
-            continue
-        if now - last_watch >= WATCH_S:
-            last_watch = now
-            shipped = log_ship(step_id=step.pk, attempt=step.attempt, path=log_path, offset=shipped)
-            if Run.objects.filter(pk=step.run_id, status=RunStatus.STOPPING).exists():
-                stopped = True
+    try:
+        while True:
+            return_code = proc.wait(timeout=0.05 if time.monotonic() - started < 1 else 0.2)
+            if return_code is not None:
+                return return_code, stopped, timed_out, shipped
+            now = time.monotonic()
+            if now - started > timeout:
+                timed_out = True
                 proc.kill()
                 continue
-        if now - last_beat >= settings.FLOWDECK_HEARTBEAT_S:
-            last_beat = now
-            StepRun.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
+            try:
+                if now - last_watch >= WATCH_S:
+                    last_watch = now
+                    shipped = log_ship(step_id=step.pk, attempt=step.attempt, path=log_path, offset=shipped)
+                    if Run.objects.filter(pk=step.run_id, status=RunStatus.STOPPING).exists():
+                        stopped = True
+                        proc.kill()
+                        continue
+                if now - last_beat >= settings.FLOWDECK_HEARTBEAT_S:
+                    last_beat = now
+                    StepRun.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
+            except DatabaseError as exc:
+                # The database is away for a moment: the step goes on; the next beat reconnects.
+                # (Away for longer than FLOWDECK_HEARTBEAT_TIMEOUT_S, the reaper takes the step back.)
+                log.warning("step %s of run %s: could not reach the database (%s)", step.name, step.run_id, exc)
+                connection.close()
+    except BaseException:
+        proc.kill()  # nothing that stops this worker leaves the step running behind it
+        raise
 
 
 def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict) -> dict:

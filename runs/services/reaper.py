@@ -133,9 +133,6 @@ def steps_reap() -> dict[str, int]:
             if StepRun.objects.filter(pk=step.pk, status=StepStatus.QUEUED, queued_at=step.queued_at).update(queued_at=now):
                 step_dispatch(step, _step_spec(step))  # a duplicate is harmless: claims are conditional
                 done["resent"] += 1
-    from .subruns import subruns_settle_lost
-
-    subruns_settle_lost()  # sub-workflow steps whose child run ended unnoticed
     idle = Run.objects.filter(
         status__in=[RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.STOPPING], created_at__lt=resend_before,
         asset_version__isnull=False,
