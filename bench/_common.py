@@ -119,3 +119,23 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=5)
     except ProcessLookupError:
         pass
+
+
+def peer_venv(venv: Path, probe: str, pins: list[str]) -> tuple[Path | None, str]:
+    """The python of a peer's own virtualenv (bench/.venv-*), created and filled with
+    ``pins`` on first use; ``probe`` is the import that proves it works. (None, why) if not."""
+    python = venv / "bin" / "python"
+    if python.exists():
+        if subprocess.run([str(python), "-c", probe], capture_output=True, text=True).returncode == 0:
+            return python, ""
+    log(f"installing {' '.join(pins)} into {venv.relative_to(REPO)} (first run only)")
+    try:
+        if not python.exists():
+            subprocess.run(["python3", "-m", "venv", str(venv)], check=True, capture_output=True, text=True)
+        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *pins],
+                              capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            return None, f"pip install {pins[0]} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"could not create {venv.relative_to(REPO)}: {exc}"
+    return python, ""

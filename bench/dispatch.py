@@ -48,7 +48,7 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import REPO, admin_database_url, ensure_databases, log, machine, percentile, spawn, stop, with_database
+from _common import REPO, admin_database_url, peer_venv, ensure_databases, log, machine, percentile, spawn, stop, with_database
 
 BENCH = REPO / "bench"
 RESULTS = BENCH / "results" / "dispatch.json"
@@ -300,22 +300,7 @@ def bench_celery(args, broker: str, env: dict, tmp: Path, stack: ExitStack) -> d
 
 # --- Prefect 3 ------------------------------------------------------------------------------------
 def prefect_python() -> tuple[Path | None, str]:
-    python = PREFECT_VENV / "bin" / "python"
-    if python.exists():
-        probe = subprocess.run([str(python), "-c", "import prefect"], capture_output=True, text=True)
-        if probe.returncode == 0:
-            return python, ""
-    log("installing Prefect into bench/.venv-prefect (first run only)")
-    try:
-        if not python.exists():
-            subprocess.run(["python3", "-m", "venv", str(PREFECT_VENV)], check=True, capture_output=True, text=True)
-        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PREFECT_PINS],
-                              capture_output=True, text=True, timeout=1800)
-        if done.returncode != 0:
-            return None, f"pip install prefect failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"could not create bench/.venv-prefect: {exc}"
-    return python, ""
+    return peer_venv(PREFECT_VENV, "import prefect", PREFECT_PINS)
 
 
 def bench_prefect(args, env: dict, tmp: Path) -> dict:

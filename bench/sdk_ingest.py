@@ -41,7 +41,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import admin_database_url, ensure_databases, libpq, log, machine, spawn, stop, with_database
+from _common import admin_database_url, peer_venv, ensure_databases, libpq, log, machine, spawn, stop, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 MLFLOW_VENV = REPO / "bench" / ".venv-mlflow"
@@ -172,42 +172,34 @@ def bench_flowdeck(points: int, db_url: str, tmp: Path, stack: ExitStack) -> dic
 
 # --- MLflow ---------------------------------------------------------------------------------------
 def mlflow_python() -> tuple[Path | None, str]:
-    python = MLFLOW_VENV / "bin" / "python"
-    if python.exists():
-        probe = subprocess.run([str(python), "-c", "import mlflow, psycopg2"], capture_output=True, text=True)
-        if probe.returncode == 0:
-            return python, ""
-    log("installing MLflow into bench/.venv-mlflow (first run only)")
-    try:
-        if not python.exists():
-            subprocess.run(["python3", "-m", "venv", str(MLFLOW_VENV)], check=True, capture_output=True, text=True)
-        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "mlflow", "psycopg2-binary"],
-                              capture_output=True, text=True, timeout=1800)
-        if done.returncode != 0:
-            return None, f"pip install mlflow failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"could not create bench/.venv-mlflow: {exc}"
-    return python, ""
+    return peer_venv(MLFLOW_VENV, "import mlflow, psycopg2", ["mlflow", "psycopg2-binary"])
 
 
-def bench_mlflow(naive: int, batch: int, async_points: int, admin_url: str, tmp: Path, stack: ExitStack) -> dict:
-    python, why = mlflow_python()
-    if python is None:
-        return {"available": False, "reason": why}
+def mlflow_server(python: Path, admin_url: str, database: str, tmp: Path, stack: ExitStack) -> tuple[str | None, str]:
+    """A stock MLflow tracking server (2 workers) on ``database``; (url, "") or (None, why)."""
     # psycopg2 named explicitly: MLflow otherwise asks SQLAlchemy for psycopg (3), not installed there.
-    store = "postgresql+psycopg2://" + with_database(admin_url, MLFLOW_DB).split("://", 1)[1]
+    store = "postgresql+psycopg2://" + with_database(admin_url, database).split("://", 1)[1]
     port = free_port()
     log_path = tmp / "mlflow.log"
-    mlflow_bin = str(python.parent / "mlflow")
-    proc = spawn([mlflow_bin, "server", "--backend-store-uri", store, "--default-artifact-root", str(tmp / "mlruns"),
-                  "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+    proc = spawn([str(python.parent / "mlflow"), "server", "--backend-store-uri", store, "--default-artifact-root",
+                  str(tmp / "mlruns"), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
                  env={**os.environ, "PYTHONUNBUFFERED": "1"}, log_path=log_path)
     stack.callback(stop, proc)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/health", proc, log_path, timeout=180)
     except RuntimeError as exc:
-        return {"available": False, "reason": f"the MLflow server did not start: {str(exc)[:500]}"}
+        return None, f"the MLflow server did not start: {str(exc)[:500]}"
+    return url, ""
+
+
+def bench_mlflow(naive: int, batch: int, async_points: int, admin_url: str, tmp: Path, stack: ExitStack) -> dict:
+    python, why = mlflow_python()
+    if python is None:
+        return {"available": False, "reason": why}
+    url, why = mlflow_server(python, admin_url, MLFLOW_DB, tmp, stack)
+    if url is None:
+        return {"available": False, "reason": why}
     log(f"mlflow server up at {url} (2 workers)")
     done = subprocess.run([str(python), "-c", MLFLOW_CLIENT, url, str(naive), str(batch), str(async_points)],
                           capture_output=True, text=True, timeout=3600, env={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})

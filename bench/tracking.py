@@ -45,7 +45,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from _common import admin_database_url, ensure_databases, libpq, log, machine, spawn, stop, with_database
-from sdk_ingest import db_scalar, free_port, mlflow_python, wait_http
+from sdk_ingest import db_scalar, mlflow_server, free_port, mlflow_python, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
 FLOWDECK_DB = "flowdeck_bench_tracking"
@@ -238,18 +238,9 @@ def bench_mlflow(admin_url: str, ingest_n: int, history_n: int, list_n: int, tmp
     python, why = mlflow_python()
     if python is None:
         return {"available": False, "reason": why}
-    store = "postgresql+psycopg2://" + with_database(admin_url, MLFLOW_DB).split("://", 1)[1]
-    port = free_port()
-    log_path = tmp / "mlflow.log"
-    proc = spawn([str(python.parent / "mlflow"), "server", "--backend-store-uri", store, "--default-artifact-root",
-                  str(tmp / "mlruns"), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, log_path=log_path)
-    stack.callback(stop, proc)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/health", proc, log_path, timeout=180)
-    except RuntimeError as exc:
-        return {"available": False, "reason": f"the MLflow server did not start: {str(exc)[:500]}"}
+    url, why = mlflow_server(python, admin_url, MLFLOW_DB, tmp, stack)
+    if url is None:
+        return {"available": False, "reason": why}
     log(f"mlflow server up at {url} (2 workers); this part takes a few minutes")
     done = subprocess.run([str(python), "-c", MLFLOW_CLIENT, url, str(ingest_n), str(history_n), str(list_n), str(REPEATS)],
                           capture_output=True, text=True, timeout=7200,
