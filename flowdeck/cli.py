@@ -5,38 +5,15 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
 
 from . import config
+from .cli_automation import add_automation_parsers
+from .cli_common import _client, _emit, _parse_params
 from .client import Client
 from .errors import FlowdeckError
 from .spec import SpecError
 
 FINAL = {"succeeded", "failed", "stopped"}
-
-
-def _client(args) -> Client:
-    return Client(args.url, args.token)
-
-
-def _emit(args, data: Any, table: list[tuple[str, ...]] | None = None, header: tuple[str, ...] | None = None) -> None:
-    if getattr(args, "json", False) or table is None:
-        print(json.dumps(data, indent=2, default=str))
-        return
-    rows = ([header] if header else []) + table
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))] if rows else []
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
-
-
-def _parse_params(pairs: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise FlowdeckError(f"--param takes KEY=VALUE, got '{pair}'.")
-        params[key.strip()] = value  # the server coerces strings to the parameter's type
-    return params
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -377,92 +354,6 @@ def _follow_log(client: Client, run_id: int, step: str) -> None:
             time.sleep(1.0)
 
 
-# --- schedules and triggers ----------------------------------------------------------------------
-def _parse_mapping(pairs: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, path = pair.partition("=")
-        if not sep or not key.strip() or not path.strip():
-            raise FlowdeckError(f"--map takes PARAM=PATH (e.g. data_path=$.object.key), got '{pair}'.")
-        mapping[key.strip()] = path.strip()
-    return mapping
-
-
-def _schedule_state(s: dict) -> str:
-    return "paused" if s["paused"] else f"next {str(s['next_fire_at'])[:16]}"
-
-
-def cmd_schedule(args) -> int:
-    with _client(args) as client:
-        if args.action == "create":
-            body = client.schedule_create(
-                args.workflow, cron=args.cron, params=_parse_params(args.param), timezone=args.timezone,
-                name=args.name or "", skip_if_running=not args.allow_overlap, max_retries=args.retries,
-                namespace=args.namespace,
-            )
-            if not args.json:
-                print(f"Schedule {body['id']}: {body['workflow']}@{body['version']} at '{body['cron']}' "
-                      f"({body['timezone']}), runs in {body['namespace']}; next run {body['next_fire_at']}.")
-        elif args.action == "list":
-            body = client.schedules(workflow=args.workflow)
-            _emit(args, body, [(str(s["id"]), f"{s['workflow']}@{s['version']}", s["cron"], s["timezone"],
-                                _schedule_state(s), s["name"]) for s in body],
-                  ("ID", "WORKFLOW", "CRON", "TZ", "STATE", "NAME"))
-            return 0
-        elif args.action == "show":
-            body = client.schedule(args.schedule_id)
-            if not args.json:
-                print(f"Schedule {body['id']}: {body['workflow']}@{body['version']} at '{body['cron']}' "
-                      f"({body['timezone']}), {_schedule_state(body)}")
-                for f in body["firings"]:
-                    run = f"run {f['run']} {f['run_status']}" if f["run"] else "-"
-                    print(f"  {str(f['fired_at'])[:19]}  {f['outcome']:<8} {run}  {f['reason']}".rstrip())
-        elif args.action == "delete":
-            client.schedule_delete(args.schedule_id)
-            body = {"deleted": args.schedule_id}
-            if not args.json:
-                print(f"Deleted schedule {args.schedule_id}.")
-        else:  # pause, resume
-            body = getattr(client, f"schedule_{args.action}")(args.schedule_id)
-            if not args.json:
-                print(f"Schedule {body['id']} is {'paused' if body['paused'] else 'active; next run ' + str(body['next_fire_at'])}.")
-    if args.json:
-        _emit(args, body)
-    return 0
-
-
-def cmd_trigger(args) -> int:
-    with _client(args) as client:
-        if args.action == "create":
-            body = client.trigger_create(args.workflow, mapping=_parse_mapping(args.map), params=_parse_params(args.param),
-                                         name=args.name or "", namespace=args.namespace)
-            if not args.json:
-                print(f"Trigger {body['id']} runs {body['workflow']}@{body['version']} in {body['namespace']}.")
-                print(f"URL:    {body['url']}")
-                print(f"Secret: {body['secret']}  (shown once; keep it safe)")
-                print(f"Send it as '{body['headers']['secret']}: <secret>', or sign the body: "
-                      f"'{body['headers']['signature']}: sha256=<hex HMAC-SHA256 of the body>'.")
-        elif args.action == "list":
-            body = client.triggers(workflow=args.workflow)
-            _emit(args, body, [(str(t["id"]), f"{t['workflow']}@{t['version']}", json.dumps(t["mapping"]), t["url"], t["name"])
-                               for t in body], ("ID", "WORKFLOW", "MAPPING", "URL", "NAME"))
-            return 0
-        elif args.action == "show":
-            body = client.trigger(args.trigger_id)
-            if not args.json:
-                print(f"Trigger {body['id']}: {body['workflow']}@{body['version']}  {body['url']}")
-                for d in body["deliveries"]:
-                    print(f"  {str(d['received_at'])[:19]}  {d['status']}  {('run ' + str(d['run'])) if d['run'] else '-'}  {d['error']}".rstrip())
-        else:  # delete
-            client.trigger_delete(args.trigger_id)
-            body = {"deleted": args.trigger_id}
-            if not args.json:
-                print(f"Deleted trigger {args.trigger_id}; its URL no longer works.")
-    if args.json:
-        _emit(args, body)
-    return 0
-
-
 # --- parser ------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -569,41 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", help=argparse.SUPPRESS)  # the older spelling of STEP
     p.add_argument("--follow", "-f", action="store_true", help="print the log as it grows until the step ends")
     p.set_defaults(func=cmd_logs)
-    schedule = sub.add_parser("schedule", help="recurring runs").add_subparsers(dest="action", required=True)
-    p = schedule.add_parser("create", parents=[common], help="run a workflow on a cron schedule")
-    p.add_argument("workflow", help="namespace/name (the latest version at each run) or namespace/name@version")
-    p.add_argument("--cron", required=True, help="'minute hour day-of-month month day-of-week', e.g. '0 3 * * *'")
-    p.add_argument("--timezone", default="UTC", help="IANA name (default: UTC)")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--name")
-    p.add_argument("--namespace", help="where the runs go (default: the workflow's if you may run there, else yours)")
-    p.add_argument("--retries", type=int, default=0, help="retry a failed run this many times")
-    p.add_argument("--allow-overlap", action="store_true", help="start a run even while the previous one is going")
-    p.set_defaults(func=cmd_schedule)
-    p = schedule.add_parser("list", parents=[common])
-    p.add_argument("--workflow", help="namespace/name")
-    p.set_defaults(func=cmd_schedule)
-    for action in ("show", "pause", "resume", "delete"):
-        p = schedule.add_parser(action, parents=[common])
-        p.add_argument("schedule_id", type=int)
-        p.set_defaults(func=cmd_schedule)
-
-    trigger = sub.add_parser("trigger", help="webhooks that start runs").add_subparsers(dest="action", required=True)
-    p = trigger.add_parser("create", parents=[common], help="a webhook URL and secret that start a run")
-    p.add_argument("workflow", help="namespace/name (the latest version at each run) or namespace/name@version")
-    p.add_argument("--map", "-m", action="append", default=[], metavar="PARAM=PATH",
-                   help="a parameter from the posted JSON, e.g. data_path=$.object.key")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="a fixed parameter")
-    p.add_argument("--name")
-    p.add_argument("--namespace", help="where the runs go (default: the workflow's if you may run there, else yours)")
-    p.set_defaults(func=cmd_trigger)
-    p = trigger.add_parser("list", parents=[common])
-    p.add_argument("--workflow", help="namespace/name")
-    p.set_defaults(func=cmd_trigger)
-    for action in ("show", "delete"):
-        p = trigger.add_parser(action, parents=[common])
-        p.add_argument("trigger_id", type=int)
-        p.set_defaults(func=cmd_trigger)
+    add_automation_parsers(sub, common)
 
     return parser
 
