@@ -49,6 +49,9 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["-created_at"], name="run_recent"),
             models.Index(fields=["asset_version", "-created_at"], name="run_by_version"),
+            # The reaper's every pass looks for runs still going: a small partial index.
+            models.Index(fields=["status"], name="run_in_flight",
+                         condition=models.Q(status__in=["queued", "running", "stopping"])),
         ]
 
     def __str__(self) -> str:
@@ -107,6 +110,9 @@ class StepRun(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_step_per_run")]
+        # The reaper's every pass looks for queued and running steps, not the finished millions.
+        indexes = [models.Index(fields=["status"], name="steprun_in_flight",
+                                condition=models.Q(status__in=["queued", "running"]))]
         ordering = ["position"]
 
     @property
