@@ -13,6 +13,8 @@ Rules:
 - A run-scoped token (given to step subprocesses) may log to its own run and nothing else.
 - Schedules and triggers are seen by the members of the namespace their runs go to, and
   managed by those who may start runs there (editors and admins).
+- Notifications go only to those who may see what they are about: the ``*_audience_filter``
+  functions below are the same rules, turned round to pick users.
 """
 from __future__ import annotations
 
@@ -108,3 +110,21 @@ def require_token_scope(token: ApiToken | None, scope: str) -> None:
     """Session users have every scope; tokens need the one asked for."""
     if token is not None and scope not in token.scopes:
         raise Forbidden(f"This token lacks the '{scope}' scope.")
+
+
+# --- audiences: who may be told about an object (the mirror of the filters above) -------------
+def asset_audience_filter(asset) -> Q:
+    """A filter on User: those who may see ``asset`` (used to pick who is notified of it)."""
+    if asset.visibility == "public":
+        return Q(is_active=True)
+    return Q(is_active=True, memberships__team_id=asset.namespace_id)
+
+
+def run_audience_filter(run) -> Q:
+    """A filter on User: those who may see ``run``, as ``run_filter`` decides."""
+    return Q(is_active=True) & (Q(memberships__team_id=run.namespace_id) | Q(pk=run.created_by_id))
+
+
+def team_admin_filter(team: Team) -> Q:
+    """A filter on User: the admins of ``team`` (for a personal namespace, its owner)."""
+    return Q(is_active=True, memberships__team=team, memberships__role=Membership.Role.ADMIN)

@@ -3,6 +3,7 @@ from django.urls import path
 from accounts.api import MeApi, TokenLoginApi
 from automation import api as automation_api
 from gallery.api import GalleryListApi, StarApi, SubscriptionApi
+from notifications import api_settings as notification_settings_api
 from notifications.api import NotificationsApi, NotificationsReadApi
 from registry.api import (
     AssetDetailApi,
@@ -33,6 +34,14 @@ urlpatterns = [
     path("workflows/<str:namespace>/<str:name>/fork", ForkApi.as_view(), name="fork"),
     path("notifications", NotificationsApi.as_view(), name="notifications"),
     path("notifications/read", NotificationsReadApi.as_view(), name="notifications-read"),
+    path("notifications/preferences", notification_settings_api.PreferencesApi.as_view(),
+         name="notification-preferences"),
+    path("workflows/<str:namespace>/<str:name>/notification-preferences",
+         notification_settings_api.WorkflowPreferenceApi.as_view(), name="workflow-notification-preferences"),
+    path("webhooks", notification_settings_api.WebhooksApi.as_view(), name="webhooks"),
+    path("webhooks/<int:webhook_id>", notification_settings_api.WebhookDetailApi.as_view(), name="webhook"),
+    path("webhooks/<int:webhook_id>/deliveries", notification_settings_api.WebhookDeliveriesApi.as_view(),
+         name="webhook-deliveries"),
     path("experiments", runs_api.ExperimentsApi.as_view(), name="experiments"),
     path("experiments/runs", runs_api.TrackedRunsApi.as_view(), name="tracked-runs"),
     path("runs", runs_api.RunsApi.as_view(), name="runs"),

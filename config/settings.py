@@ -253,6 +253,28 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY") else None
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+
+# --- Notifications --------------------------------------------------------------------------
+FLOWDECK_EMAIL_FROM = env_str("FLOWDECK_EMAIL_FROM", "Flowdeck <flowdeck@localhost>")
+DEFAULT_FROM_EMAIL = FLOWDECK_EMAIL_FROM
+FLOWDECK_EMAIL_SUBJECT_PREFIX = env_str("FLOWDECK_EMAIL_SUBJECT_PREFIX", "[Flowdeck] ")
+# Links in emails and webhook payloads start with this.
+FLOWDECK_PUBLIC_URL = env_str("FLOWDECK_PUBLIC_URL", "http://127.0.0.1:8000")
+FLOWDECK_WEBHOOK_TIMEOUT_S = float(env_int("FLOWDECK_WEBHOOK_TIMEOUT_S", 10))
+FLOWDECK_WEBHOOK_MAX_ATTEMPTS = env_int("FLOWDECK_WEBHOOK_MAX_ATTEMPTS", 6)
+# The wait after failed attempt n is BACKOFF_S * 2**(n-1), at most BACKOFF_MAX_S (in ms for tests).
+FLOWDECK_WEBHOOK_BACKOFF_S = env_int("FLOWDECK_WEBHOOK_BACKOFF_MS", 10_000) / 1000
+FLOWDECK_WEBHOOK_BACKOFF_MAX_S = env_int("FLOWDECK_WEBHOOK_BACKOFF_MAX_S", 15 * 60)
+# Off in production: a webhook URL must not reach the server's own network (SSRF).
+FLOWDECK_WEBHOOK_ALLOW_PRIVATE = env_bool("FLOWDECK_WEBHOOK_ALLOW_PRIVATE", False)
+FLOWDECK_QUOTA_WARN_RATIO = env_int("FLOWDECK_QUOTA_WARN_PERCENT", 80) / 100
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from accounts import views as account_views
 from automation import views as automation_views
 from gallery import views as gallery_views
 from notifications import views as notification_views
+from notifications import views_settings as notification_settings_views
 from registry import views as registry_views
 from registry import views_fork as registry_fork_views
 from runs import views as run_views
@@ -68,6 +69,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("me/", account_views.workspace, name="workspace"),
     path("notifications/", notification_views.notifications_page, name="notifications"),
+    path("notifications/settings/", notification_settings_views.notification_settings_page,
+         name="notification-settings"),
+    path("notifications/webhooks/<int:webhook_id>/", notification_settings_views.webhook_page,
+         name="notification-webhook"),
     path("", include(gallery_urls)),
     path("", include(registry_urls)),
     path("", include(run_urls)),

@@ -8,9 +8,10 @@ from .models import Notification
 
 
 def notification_list(*, user: AbstractBaseUser, unread_only: bool = False) -> QuerySet[Notification]:
-    notifications = Notification.objects.filter(user=user)
+    """The user's inbox: notifications for which they chose the in-app channel."""
+    notifications = Notification.objects.filter(user=user, in_app=True)
     return notifications.filter(read_at__isnull=True) if unread_only else notifications
 
 
 def unread_count(*, user: AbstractBaseUser) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+    return Notification.objects.filter(user=user, in_app=True, read_at__isnull=True).count()

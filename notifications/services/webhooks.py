@@ -1,0 +1,178 @@
+"""Webhook endpoints and their deliveries: signed JSON POSTs, retried with backoff.
+
+Every request carries
+    X-Flowdeck-Timestamp: <unix seconds>
+    X-Flowdeck-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
+    X-Flowdeck-Event, X-Flowdeck-Delivery (the same on every attempt, for deduplication)
+A receiver recomputes the HMAC over the timestamp, a dot and the exact bytes it received,
+compares in constant time, and refuses timestamps too far from its clock (replays).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from core.errors import InvalidInput, NotFound
+
+from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+SECRET_PREFIX = "whsec_"
+MAX_ENDPOINTS_PER_USER = 20
+USER_AGENT = "Flowdeck-Webhooks/1"
+
+
+def webhook_signature(*, secret: str, timestamp: int | str, body: bytes) -> str:
+    """The ``X-Flowdeck-Signature`` value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def _check_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("The webhook URL must be an http:// or https:// URL.", field="url")
+    if parts.username or parts.password:
+        raise InvalidInput("Put no credentials in the webhook URL; verify the signature instead.", field="url")
+    if len(url) > 1000:
+        raise InvalidInput("The webhook URL is longer than 1000 characters.", field="url")
+    return url
+
+
+def webhook_create(*, user: AbstractBaseUser, name: str, url: str) -> tuple[WebhookEndpoint, str]:
+    """Add an endpoint. Returns it and its secret, which is shown to the user this once."""
+    name = (name or "").strip()[:100] or "webhook"
+    url = _check_url(url)
+    if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_USER:
+        raise InvalidInput(f"You already have {MAX_ENDPOINTS_PER_USER} webhook endpoints; delete one first.")
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    endpoint = WebhookEndpoint.objects.create(user=user, name=name, url=url, secret=secret)
+    return endpoint, secret
+
+
+def webhook_list(*, user: AbstractBaseUser) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(user=user)
+
+
+def webhook_get(*, user: AbstractBaseUser, endpoint_id: int) -> WebhookEndpoint:
+    """The user's own endpoint; anyone else's is "not found" (no leak)."""
+    endpoint = WebhookEndpoint.objects.filter(user=user, pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound(f"Webhook {endpoint_id} was not found.", field="webhook")
+    return endpoint
+
+
+def webhook_delete(*, user: AbstractBaseUser, endpoint_id: int) -> None:
+    webhook_get(user=user, endpoint_id=endpoint_id).delete()
+
+
+def webhook_deliveries(*, endpoint: WebhookEndpoint, limit: int = 50) -> list[WebhookDelivery]:
+    """The endpoint's latest deliveries, newest first, each with its attempts."""
+    return list(endpoint.deliveries.prefetch_related("attempt_log")[:limit])
+
+
+def backoff_s(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1, 2, ...): doubling, capped."""
+    return min(settings.FLOWDECK_WEBHOOK_BACKOFF_S * 2 ** (attempt - 1), settings.FLOWDECK_WEBHOOK_BACKOFF_MAX_S)
+
+
+def _private_address(host: str, port: int) -> str | None:
+    """The first loopback/private/link-local address ``host`` resolves to, if any."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise ConnectionError(f"cannot resolve {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return str(address)
+    return None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    number: int
+    succeeded: bool
+    status_code: int | None
+    error: str
+    retry_in_s: float | None  # None: no further attempt
+
+
+def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, number: int) -> tuple[int | None, str]:
+    parts = urlsplit(endpoint.url)
+    if not settings.FLOWDECK_WEBHOOK_ALLOW_PRIVATE:
+        private = _private_address(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        if private:
+            return None, f"refused: {parts.hostname} resolves to the non-public address {private}"
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Flowdeck-Event": delivery.event,
+        "X-Flowdeck-Delivery": str(delivery.pk),
+        "X-Flowdeck-Attempt": str(number),
+        "X-Flowdeck-Timestamp": str(timestamp),
+        "X-Flowdeck-Signature": webhook_signature(secret=endpoint.secret, timestamp=timestamp, body=body),
+    }
+    response = httpx.post(
+        endpoint.url, content=body, headers=headers, timeout=settings.FLOWDECK_WEBHOOK_TIMEOUT_S, follow_redirects=False
+    )
+    if 200 <= response.status_code < 300:
+        return response.status_code, ""
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def webhook_attempt(*, delivery_id: int) -> AttemptResult | None:
+    """Make the next attempt of a pending delivery and record it. Returns None when there is
+    nothing to do (the delivery ended, or another worker claimed this attempt)."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return None
+    number = delivery.attempts + 1
+    # Claim attempt ``number``: a redelivered message for the same attempt finds no row to update.
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=WebhookDelivery.Status.PENDING, attempts=delivery.attempts
+    ).update(attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    started = time.perf_counter()
+    permanent = False
+    if not delivery.endpoint.active:
+        status_code, error, permanent = None, "the endpoint was turned off", True
+    else:
+        try:
+            status_code, error = _post(delivery.endpoint, delivery, number)
+            permanent = error.startswith("refused:")
+        except (httpx.HTTPError, OSError) as exc:
+            status_code, error = None, f"{type(exc).__name__}: {exc}"[:500]
+    duration_ms = (time.perf_counter() - started) * 1000
+    succeeded = status_code is not None and not error
+    last = permanent or number >= settings.FLOWDECK_WEBHOOK_MAX_ATTEMPTS
+    retry_in = None if succeeded or last else backoff_s(number)
+    now = timezone.now()
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery, number=number, status_code=status_code, error=error, duration_ms=duration_ms
+        )
+        if succeeded or last:
+            status = WebhookDelivery.Status.SUCCEEDED if succeeded else WebhookDelivery.Status.FAILED
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(status=status, finished_at=now, next_attempt_at=None)
+        else:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now + timedelta(seconds=retry_in))
+    return AttemptResult(number, succeeded, status_code, error, retry_in)
