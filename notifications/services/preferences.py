@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from core.errors import InvalidInput
 from registry.models import Asset
@@ -62,7 +62,7 @@ def preference_list(*, user: AbstractBaseUser) -> QuerySet[NotificationPreferenc
     return (
         NotificationPreference.objects.filter(user=user)
         .select_related("asset__namespace")
-        .order_by("-asset__isnull", "asset__namespace__slug", "asset__name")
+        .order_by(F("asset").asc(nulls_first=True), "asset__namespace__slug", "asset__name")
     )
 
 
