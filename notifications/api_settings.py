@@ -9,8 +9,19 @@ from rest_framework.views import APIView
 from registry.selectors import asset_get
 
 from .models import Channel, Event, WebhookEndpoint
-from .services.preferences import preference_clear, preference_effective, preference_list, preference_set
-from .services.webhooks import webhook_create, webhook_deliveries, webhook_delete, webhook_get, webhook_list
+from .services.preferences import (
+    preference_clear,
+    preference_effective,
+    preference_list,
+    preference_set,
+)
+from .services.webhooks import (
+    webhook_create,
+    webhook_delete,
+    webhook_deliveries,
+    webhook_get,
+    webhook_list,
+)
 
 
 class PreferenceIn(serializers.Serializer):

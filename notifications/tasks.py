@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import smtplib
 
-
 from core.tasks import flowdeck_task
 from registry.models import AssetVersion
 

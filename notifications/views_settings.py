@@ -16,7 +16,13 @@ from registry.selectors import asset_get
 
 from .models import Channel, Event
 from .services.preferences import preference_clear, preference_effective, preference_set
-from .services.webhooks import webhook_create, webhook_deliveries, webhook_delete, webhook_get, webhook_list
+from .services.webhooks import (
+    webhook_create,
+    webhook_delete,
+    webhook_deliveries,
+    webhook_get,
+    webhook_list,
+)
 
 
 def _chosen(request: HttpRequest) -> dict:

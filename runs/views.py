@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from accounts.access import can_change_run
-from core.errors import Conflict, FlowdeckError, Forbidden
+from core.errors import Conflict, FlowdeckError
 from core.views import domain_errors
 from registry.dag import dag_svg
 from registry.selectors import asset_get, version_get
@@ -23,8 +23,8 @@ from registry.views import workflow_page
 from .api import artifact_response
 from .forms import RunStartForm
 from .log_selectors import LOG_READ_BYTES, step_log_read
-from .models import STEP_FINAL, Run
 from .metric_selectors import metric_series_sampled
+from .models import STEP_FINAL, Run
 from .selectors import run_get, step_get, step_rows
 from .services.lifecycle import run_start, run_stop
 
@@ -101,7 +101,7 @@ def run_stop_view(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get(user=request.user, run_id=run_id)
     try:
         run_stop(user=request.user, run=run)
-    except (Conflict, Forbidden) as exc:
+    except Conflict as exc:  # Forbidden goes on to domain_errors: a 403 page, as the API answers 403
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Stopping run {run.pk}.")

@@ -66,7 +66,7 @@ def receiver_start(statuses: list[int] | None = None) -> Receiver:
     receiver = Receiver(statuses=list(statuses or [200]))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items()}
             try:

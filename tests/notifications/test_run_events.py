@@ -125,7 +125,7 @@ def test_a_gate_that_blocks_a_step_is_told_when_the_run_ends(user):
 
 
 def test_an_unchosen_event_or_channel_sends_nothing(team_world, eager_tasks, django_capture_on_commit_callbacks):
-    alice, bob, carol, team, version = team_world
+    alice, bob, _carol, team, version = team_world
     preference_set(user=alice, events=["run_failed"], channels=[])  # no channel at all
     preference_set(user=bob, asset=version.asset, events=["run_succeeded"], channels=["email"])  # not failures
     run = run_start(user=alice, version=version, namespace=team)

@@ -1,6 +1,7 @@
 """Webhooks: signed JSON to a real HTTP receiver, retried with backoff, every attempt recorded."""
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -12,7 +13,6 @@ from notifications.services import notify_new_version
 from notifications.services.preferences import preference_set
 from notifications.services.webhooks import webhook_create, webhook_signature
 from tests.factories import make_user, publish
-
 from tests.webhook_receiver import verify
 
 
@@ -107,7 +107,7 @@ def test_a_failing_receiver_is_retried_with_backoff_by_the_worker(celery_worker_
     worker = celery_worker_factory(extra_env={"FLOWDECK_WEBHOOK_BACKOFF_MS": "400",
                                               "FLOWDECK_WEBHOOK_ALLOW_PRIVATE": "true"})
     alice, bob = make_user("alice"), make_user("bob")
-    first, endpoint = follow_with_webhook(receiver, user=bob, author=alice, channels=("webhook", "in_app"))
+    _, endpoint = follow_with_webhook(receiver, user=bob, author=alice, channels=("webhook", "in_app"))
     publish(alice, version="2.0.0", changelog="Breaking.")
 
     got = receiver.wait_for(3, timeout=60)
@@ -117,7 +117,7 @@ def test_a_failing_receiver_is_retried_with_backoff_by_the_worker(celery_worker_
     assert all(r.verified for r in got)
     assert [r.headers["X-Flowdeck-Attempt"] for r in got] == ["1", "2", "3"]
     assert len({r.headers["X-Flowdeck-Delivery"] for r in got}) == 1  # one delivery id, for deduplication
-    gaps = [b.at - a.at for a, b in zip(got, got[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
     assert gaps[0] >= 0.4 and gaps[1] >= 0.8, gaps  # 0.4 s, then twice that
     assert [(a.number, a.status_code) for a in delivery.attempt_log.all()] == [(1, 500), (2, 500), (3, 200)]
     assert delivery.attempt_log.all()[0].error == "HTTP 500: try again"
