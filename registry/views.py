@@ -14,7 +14,7 @@ from core.errors import FlowdeckError
 from core.views import domain_errors
 from gallery.selectors import star_count, star_for, subscription_for
 from runs.forms import RunStartForm
-from runs.models import Run
+from runs.selectors import runs_visible
 
 from .dag import dag_svg
 from .diff import diff_versions_pick, version_diff
@@ -64,7 +64,8 @@ def workflow_page(
         "starred": star_for(user=request.user, asset=asset),
         "forked_from": _forked_from(request, version),
         "fork_namespaces": writable_teams(request.user),
-        "n_runs": Run.objects.filter(asset_version__asset=asset).count(),
+        # Beside the "Runs table" link: the runs this user may see, as the table lists them.
+        "n_runs": runs_visible(user=request.user).filter(asset_version__asset=asset).count(),
         "run_form": run_form or RunStartForm(spec.get("params") or []),
     }
     return render(request, "registry/workflow_detail.html", context, status=status)
