@@ -242,6 +242,8 @@ W_RUN_CHANGE = {"anon": W302, "see": member, "change": writer}
 
 WEB_ROWS: list[Row] = [
     Row("login", "GET", always(200), per_visibility=False),
+    Row("login", "POST", always(200), per_visibility=False, body=lambda c, w: {"username": "ada", "password": "wrong"},
+        note="wrong password: the form again"),
     Row("logout", "POST", always(302), per_visibility=False, login_redirect=False),
     Row("workspace", "GET", expect(200, anon=W302), per_visibility=False),
     Row("notifications", "GET", expect(200, anon=W302), per_visibility=False),
