@@ -88,4 +88,7 @@ def test_the_page_counts_runs_of_every_version(user, client):
     second = publish(user, version="1.1.0")
     for version in (first, second, second):
         Run.objects.create(namespace=user.personal_team, created_by=user, asset_version=version)
+    # Only the runs the visitor may see (alice's personal runs are hidden from anyone else).
+    assert '<span class="muted run-count">0 runs</span>' in client.get("/w/alice/demo/").content.decode()
+    client.force_login(user)
     assert '<span class="muted run-count">3 runs</span>' in client.get("/w/alice/demo/").content.decode()
