@@ -42,8 +42,9 @@ def notification_email_task(self, notification_id: int) -> None:
 
 
 @flowdeck_task("flowdeck.notifications.webhook_deliver")
-def webhook_deliver_task(delivery_id: int) -> None:
+def webhook_deliver_task(delivery_id: int, attempt: int = 1) -> None:
     """One attempt; a failed one that may be retried queues the next after its backoff."""
-    result = webhook_attempt(delivery_id=delivery_id)
+    result = webhook_attempt(delivery_id=delivery_id, number=attempt)
     if result is not None and result.retry_in_s is not None:
-        webhook_deliver_task.apply_async((delivery_id,), countdown=result.retry_in_s)
+        following = result.number + 1 if result.number else attempt  # 0: look at this attempt again
+        webhook_deliver_task.apply_async((delivery_id, following), countdown=result.retry_in_s)

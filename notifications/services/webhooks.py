@@ -138,17 +138,40 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, number: int) -> 
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
 
 
-def webhook_attempt(*, delivery_id: int) -> AttemptResult | None:
-    """Make the next attempt of a pending delivery and record it. Returns None when there is
-    nothing to do (the delivery ended, or another worker claimed this attempt)."""
+CLAIM_GRACE_S = 30
+
+
+def _claim(delivery: WebhookDelivery, number: int) -> tuple[bool, float | None]:
+    """Claim attempt ``number`` of ``delivery``. Returns (claimed, recheck_in_s).
+
+    Each message names the attempt it is for, so a duplicate or late message finds the
+    attempt made and does nothing. A message redelivered because its worker died mid-attempt
+    (late acks) finds the attempt claimed but never recorded: once the claim is older than a
+    request could take, it claims it again; before that, it asks to look again later."""
+    recorded = delivery.attempt_log.count()
+    if recorded >= number or delivery.attempts > number or delivery.attempts < number - 1:
+        return False, None  # done already, or not this message's turn
+    now = timezone.now()
+    pending = WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING)
+    if delivery.attempts == number - 1:
+        return bool(pending.filter(attempts=number - 1).update(attempts=number, claimed_at=now)), None
+    held_for = (now - delivery.claimed_at).total_seconds() if delivery.claimed_at else float("inf")
+    stale_after = settings.FLOWDECK_WEBHOOK_TIMEOUT_S + CLAIM_GRACE_S
+    if held_for < stale_after:
+        return False, stale_after - held_for
+    return bool(pending.filter(attempts=number, claimed_at=delivery.claimed_at).update(claimed_at=now)), None
+
+
+def webhook_attempt(*, delivery_id: int, number: int = 1) -> AttemptResult | None:
+    """Make attempt ``number`` of a pending delivery and record it. Returns None when there
+    is nothing to do (the delivery ended, the attempt was made, or another worker holds it);
+    a result with ``number`` 0 asks to look again after ``retry_in_s``."""
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return None
-    number = delivery.attempts + 1
-    # Claim attempt ``number``: a redelivered message for the same attempt finds no row to update.
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=WebhookDelivery.Status.PENDING, attempts=delivery.attempts
-    ).update(attempts=F("attempts") + 1)
+    claimed, recheck_in = _claim(delivery, number)
+    if recheck_in is not None:
+        return AttemptResult(0, False, None, "", recheck_in)
     if not claimed:
         return None
     started = time.perf_counter()

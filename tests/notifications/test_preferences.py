@@ -94,3 +94,17 @@ def test_fan_out_honours_events_and_channels(user, eager_tasks, django_capture_o
     (email,) = mail.outbox
     assert email.to == ["carol@example.com"] and email.subject == "[Flowdeck] alice/demo 1.1.0 was published"
     assert Notification.objects.filter(user__username="carol").first() not in Notification.objects.filter(in_app=True)
+
+
+def test_a_subscriber_who_lost_access_is_not_told(user):
+    from accounts.models import Membership
+    from accounts.services import team_create
+
+    team = team_create(slug="ml", owner=user)
+    bob = make_user("bob")
+    membership = Membership.objects.create(team=team, user=bob, role=Membership.Role.VIEWER)
+    first = publish(user, namespace="ml", visibility="team")
+    subscription_set(user=bob, asset=first.asset)
+    membership.delete()  # bob left the team: its workflows are hidden from him now
+    assert notify_new_version(version=publish(user, namespace="ml", visibility="team", version="1.1.0")) == 0
+    assert not Notification.objects.filter(user=bob).exists()

@@ -149,3 +149,33 @@ def test_retries_stop_after_the_last_attempt(eager_tasks, receiver_factory, sett
     assert [a.status_code for a in delivery.attempt_log.all()] == [503, 503, 503]
     assert len(receiver.received) == 3
     assert notify_new_version(version=delivery.notification.version) == 0  # and never re-sent
+
+
+@pytest.mark.django_db
+def test_a_message_redelivered_after_its_worker_died_makes_the_attempt_once(receiver_factory, settings,
+                                                                             django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.services.webhooks import webhook_attempt
+
+    settings.FLOWDECK_WEBHOOK_ALLOW_PRIVATE = True
+    receiver = receiver_factory([200])
+    alice, bob = make_user("alice"), make_user("bob")
+    _, endpoint = follow_with_webhook(receiver, user=bob, author=alice)
+    with django_capture_on_commit_callbacks():  # the tasks are not sent: this test plays the worker
+        notify_new_version(version=publish(alice, version="1.1.0"))
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    # A worker claimed attempt 1, then died before it recorded anything.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=1, claimed_at=timezone.now())
+
+    early = webhook_attempt(delivery_id=delivery.pk, number=1)  # the redelivered message, at once
+    assert early.number == 0 and 0 < early.retry_in_s <= settings.FLOWDECK_WEBHOOK_TIMEOUT_S + 30
+    assert receiver.received == []
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(claimed_at=timezone.now() - timedelta(minutes=5))
+    made = webhook_attempt(delivery_id=delivery.pk, number=1)  # later: the claim is stale, take it over
+    assert made.number == 1 and made.succeeded and len(receiver.wait_for(1)) == 1
+    assert webhook_attempt(delivery_id=delivery.pk, number=1) is None  # a duplicate message: nothing
+    assert [a.number for a in delivery.attempt_log.all()] == [1] and len(receiver.received) == 1
