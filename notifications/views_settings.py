@@ -25,12 +25,23 @@ from .services.webhooks import (
 )
 
 
+NEW_SECRET = "notifications.new_webhook_secret"
+
+
+def _created(request: HttpRequest) -> dict:
+    shown = request.session.pop(NEW_SECRET, None)
+    if not shown:
+        return {}
+    endpoint = webhook_list(user=request.user).filter(pk=shown["endpoint"]).first()
+    return {"created": {"endpoint": endpoint, "secret": shown["secret"]}} if endpoint else {}
+
+
 def _chosen(request: HttpRequest) -> dict:
     return {"events": request.POST.getlist("events"), "channels": request.POST.getlist("channels")}
 
 
-def _post(request: HttpRequest) -> dict | None:
-    """Carry out one form. Returns extra context for the page (a new secret), or None."""
+def _post(request: HttpRequest) -> None:
+    """Carry out one form (the page then redirects to itself)."""
     action = request.POST.get("action", "")
     if action == "default":
         preference_set(user=request.user, **_chosen(request))
@@ -50,11 +61,12 @@ def _post(request: HttpRequest) -> dict | None:
     elif action == "webhook-create":
         endpoint, secret = webhook_create(user=request.user, name=request.POST.get("name", ""),
                                           url=request.POST.get("url", ""))
-        return {"created": {"endpoint": endpoint, "secret": secret}}
+        # Post/redirect/get, so a reload makes no second endpoint; the secret waits in the
+        # server-side session (not a cookie, as messages might) for the page that pops it.
+        request.session[NEW_SECRET] = {"endpoint": endpoint.pk, "secret": secret}
     elif action == "webhook-delete":
         webhook_delete(user=request.user, endpoint_id=int(request.POST.get("webhook") or 0))
         messages.success(request, "Webhook deleted.")
-    return None
 
 
 def _row(user, asset=None) -> dict:
@@ -65,17 +77,15 @@ def _row(user, asset=None) -> dict:
 @require_http_methods(["GET", "POST"])
 @login_required
 def notification_settings_page(request: HttpRequest) -> HttpResponse:
-    extra, status = {}, 200
+    status = 200
     if request.method == "POST":
         try:
-            extra = _post(request)
-        except FlowdeckError as exc:
+            _post(request)
+        except FlowdeckError as exc:  # shown on the page again, with the status that says why
             messages.error(request, exc.message)
             status = exc.status if exc.status in (403, 404) else 400
-            extra = {}
         else:
-            if extra is None:
-                return redirect("notification-settings")
+            return redirect("notification-settings")
     followed = [s.asset for s in subscriptions_of(user=request.user)]
     context = {
         "events": Event.choices,
@@ -83,7 +93,7 @@ def notification_settings_page(request: HttpRequest) -> HttpResponse:
         "default": _row(request.user),
         "workflows": [_row(request.user, asset) for asset in followed],
         "webhooks": webhook_list(user=request.user),
-        **(extra or {}),
+        **_created(request),
     }
     return render(request, "notifications/settings.html", context, status=status)
 

@@ -52,7 +52,7 @@ def test_the_settings_page_saves_preferences_and_adds_a_webhook(user, other_user
     subscription_set(user=other_user, asset=version.asset)
     client.force_login(other_user)
     page = client.get("/notifications/settings/").content.decode()
-    assert 'data-workflow="alice/demo"' in page and "follows your builtin" in page
+    assert 'data-workflow="alice/demo"' in page and "follows the built-in default" in page
 
     client.post("/notifications/settings/", {"action": "default", "events": ["run_failed"], "channels": ["email"]})
     client.post("/notifications/settings/", {"action": "workflow", "workflow": "alice/demo",
@@ -62,7 +62,8 @@ def test_the_settings_page_saves_preferences_and_adds_a_webhook(user, other_user
     assert api["workflows"][0]["channels"] == ["in_app", "email"]
 
     created = client.post("/notifications/settings/", {"action": "webhook-create", "name": "ops",
-                                                       "url": "https://hooks.example.com/flowdeck"})
+                                                       "url": "https://hooks.example.com/flowdeck"}, follow=True)
+    assert created.redirect_chain == [("/notifications/settings/", 302)]  # a reload makes no second one
     html = created.content.decode()
     secret = html.split('id="webhook-secret">')[1].split("<")[0]
     assert secret.startswith("whsec_")
