@@ -42,6 +42,7 @@ urlpatterns = [
     path("webhooks/<int:webhook_id>", notification_settings_api.WebhookDetailApi.as_view(), name="webhook"),
     path("webhooks/<int:webhook_id>/deliveries", notification_settings_api.WebhookDeliveriesApi.as_view(),
          name="webhook-deliveries"),
+    path("webhooks/<int:webhook_id>/ping", notification_settings_api.WebhookPingApi.as_view(), name="webhook-ping"),
     path("experiments", runs_api.ExperimentsApi.as_view(), name="experiments"),
     path("experiments/runs", runs_api.TrackedRunsApi.as_view(), name="tracked-runs"),
     path("runs", runs_api.RunsApi.as_view(), name="runs"),

@@ -21,6 +21,7 @@ from .services.webhooks import (
     webhook_deliveries,
     webhook_get,
     webhook_list,
+    webhook_ping,
 )
 
 
@@ -161,3 +162,10 @@ class WebhookDeliveriesApi(APIView):
     def get(self, request, webhook_id: int):
         endpoint = webhook_get(user=request.user, endpoint_id=webhook_id)
         return Response(DeliveryOut(webhook_deliveries(endpoint=endpoint), many=True).data)
+
+
+class WebhookPingApi(APIView):
+    @extend_schema(request=None, responses={202: DeliveryOut}, summary="Send a test delivery (event ping)")
+    def post(self, request, webhook_id: int):
+        delivery = webhook_ping(endpoint=webhook_get(user=request.user, endpoint_id=webhook_id))
+        return Response(DeliveryOut(delivery).data, status=202)

@@ -14,6 +14,10 @@ class Event(models.TextChoices):
     QUOTA_NEARLY_REACHED = "quota_nearly_reached", "Quota nearly reached"
 
 
+# What a webhook delivery can carry: the events, and the test delivery sent from the settings.
+DELIVERY_EVENTS = [*Event.choices, ("ping", "Test delivery")]
+
+
 class Channel(models.TextChoices):
     IN_APP = "in_app", "In-app"
     EMAIL = "email", "Email"
@@ -103,8 +107,10 @@ class WebhookDelivery(models.Model):
         FAILED = "failed"
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=32, choices=Event.choices)
+    # None for a test delivery ("ping"), which no notification stands behind.
+    notification = models.ForeignKey(Notification, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="deliveries")
+    event = models.CharField(max_length=32, choices=DELIVERY_EVENTS)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)  # claimed so far (the last may be under way)

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from core.errors import FlowdeckError
 from core.views import domain_errors
@@ -22,6 +22,7 @@ from .services.webhooks import (
     webhook_deliveries,
     webhook_get,
     webhook_list,
+    webhook_ping,
 )
 
 
@@ -98,10 +99,15 @@ def notification_settings_page(request: HttpRequest) -> HttpResponse:
     return render(request, "notifications/settings.html", context, status=status)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 @domain_errors
 def webhook_page(request: HttpRequest, webhook_id: int) -> HttpResponse:
+    """An endpoint's delivery log; POST sends it a test delivery."""
     endpoint = webhook_get(user=request.user, endpoint_id=webhook_id)  # NotFound -> 404 page
+    if request.method == "POST":
+        webhook_ping(endpoint=endpoint)
+        messages.success(request, "Test delivery queued; reload to see its attempts.")
+        return redirect("notification-webhook", webhook_id=endpoint.pk)
     return render(request, "notifications/webhook.html",
                   {"endpoint": endpoint, "deliveries": webhook_deliveries(endpoint=endpoint)})

@@ -86,6 +86,20 @@ def webhook_deliveries(*, endpoint: WebhookEndpoint, limit: int = 50) -> list[We
     return list(endpoint.deliveries.prefetch_related("attempt_log")[:limit])
 
 
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send the endpoint a test delivery (event ``ping``), signed and retried like any other."""
+    from ..tasks import webhook_deliver_task
+    from .links import absolute_url
+
+    now = timezone.now()
+    payload = {"id": None, "event": "ping", "created_at": now.isoformat(), "title": "Test delivery from Flowdeck",
+               "body": f"Webhook '{endpoint.name}' is set up.", "url": absolute_url("/notifications/settings/"),
+               "data": {"webhook": endpoint.pk}}
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="ping", payload=payload, next_attempt_at=now)
+    webhook_deliver_task.delay_on_commit(delivery.pk)
+    return delivery
+
+
 def backoff_s(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1, 2, ...): doubling, capped."""
     return min(settings.FLOWDECK_WEBHOOK_BACKOFF_S * 2 ** (attempt - 1), settings.FLOWDECK_WEBHOOK_BACKOFF_MAX_S)

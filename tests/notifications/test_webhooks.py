@@ -179,3 +179,20 @@ def test_a_message_redelivered_after_its_worker_died_makes_the_attempt_once(rece
     assert made.number == 1 and made.succeeded and len(receiver.wait_for(1)) == 1
     assert webhook_attempt(delivery_id=delivery.pk, number=1) is None  # a duplicate message: nothing
     assert [a.number for a in delivery.attempt_log.all()] == [1] and len(receiver.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_delivery_reaches_the_receiver_signed(eager_tasks, receiver_factory, auth_client, client):
+    receiver = receiver_factory([200])
+    bob = make_user("bob")
+    created = auth_client(bob).post("/api/v1/webhooks", {"name": "ci", "url": receiver.url}, format="json").json()
+    receiver.secret = created["secret"]
+    pinged = auth_client(bob).post(f"/api/v1/webhooks/{created['id']}/ping")
+    assert pinged.status_code == 202 and pinged.json()["event"] == "ping"
+    (got,) = receiver.wait_for(1)
+    assert got.verified["event"] == "ping" and got.headers["X-Flowdeck-Event"] == "ping"
+    client.force_login(bob)
+    assert client.post(f"/notifications/webhooks/{created['id']}/").status_code == 302  # the page's button
+    receiver.wait_for(2)
+    page = client.get(f"/notifications/webhooks/{created['id']}/").content.decode()
+    assert page.count("Test delivery") >= 3  # the button and the two deliveries
