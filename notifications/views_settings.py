@@ -25,7 +25,6 @@ from .services.webhooks import (
     webhook_ping,
 )
 
-
 NEW_SECRET = "notifications.new_webhook_secret"
 
 
