@@ -184,6 +184,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
         "kwargs": {"older_than_s": 3600},
     },
+    "flowdeck-webhooks-sweep": {
+        "task": "flowdeck.notifications.webhooks_sweep",
+        "schedule": 60.0,
+        "kwargs": {"overdue_s": 300},
+    },
 }
 
 # --- Flowdeck ------------------------------------------------------------------------------

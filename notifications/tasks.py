@@ -10,7 +10,7 @@ from registry.models import AssetVersion
 from .services import notify_new_version, notify_run_finished
 from .services.email import notification_email_send
 from .services.quota import quota_notice
-from .services.webhooks import webhook_attempt
+from .services.webhooks import webhook_attempt, webhooks_sweep
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +48,9 @@ def webhook_deliver_task(delivery_id: int, attempt: int = 1) -> None:
     if result is not None and result.retry_in_s is not None:
         following = result.number + 1 if result.number else attempt  # 0: look at this attempt again
         webhook_deliver_task.apply_async((delivery_id, following), countdown=result.retry_in_s)
+
+
+@flowdeck_task("flowdeck.notifications.webhooks_sweep")
+def webhooks_sweep_task(overdue_s: float = 300) -> None:
+    """Beat runs this every minute: deliveries whose message went missing are sent again."""
+    webhooks_sweep(overdue_s=overdue_s)

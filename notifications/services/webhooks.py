@@ -24,7 +24,7 @@ import httpx
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
@@ -213,3 +213,21 @@ def webhook_attempt(*, delivery_id: int, number: int = 1) -> AttemptResult | Non
         else:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now + timedelta(seconds=retry_in))
     return AttemptResult(number, succeeded, status_code, error, retry_in)
+
+
+def webhooks_sweep(*, overdue_s: float = 300) -> int:
+    """Send again the message of every pending delivery whose next attempt is ``overdue_s``
+    late (a broker that lost it, a worker that died holding it). Duplicates do nothing: each
+    message names its attempt. Returns how many were sent."""
+    from ..tasks import webhook_deliver_task
+
+    late = timezone.now() - timedelta(seconds=overdue_s)
+    overdue = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lt=late)
+    sent = 0
+    for delivery_id, attempts, recorded in overdue.annotate(recorded=Count("attempt_log")).values_list(
+        "pk", "attempts", "recorded"
+    )[:1000]:
+        # A claimed attempt never recorded is that attempt again; else the next one.
+        webhook_deliver_task.delay(delivery_id, attempts if attempts > recorded else attempts + 1)
+        sent += 1
+    return sent

@@ -196,3 +196,26 @@ def test_a_test_delivery_reaches_the_receiver_signed(eager_tasks, receiver_facto
     receiver.wait_for(2)
     page = client.get(f"/notifications/webhooks/{created['id']}/").content.decode()
     assert page.count("Test delivery") >= 3  # the button and the two deliveries
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_sends_again_what_a_lost_message_left_pending(eager_tasks, receiver_factory):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.services.webhooks import webhooks_sweep
+
+    receiver = receiver_factory([200])
+    alice, bob = make_user("alice"), make_user("bob")
+    _, endpoint = follow_with_webhook(receiver, user=bob, author=alice)
+    publish(alice, version="1.1.0")  # delivered at once (eager)
+    done = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert done.status == "succeeded" and len(receiver.wait_for(1)) == 1
+    # A second delivery whose message the broker lost, ten minutes ago.
+    lost = WebhookDelivery.objects.create(endpoint=endpoint, notification=None, event="ping", payload={"event": "ping"},
+                                          next_attempt_at=timezone.now() - timedelta(minutes=10))
+    assert webhooks_sweep(overdue_s=300) == 1
+    lost.refresh_from_db()
+    assert lost.status == "succeeded" and lost.attempts == 1 and len(receiver.wait_for(2)) == 2
+    assert webhooks_sweep(overdue_s=300) == 0  # nothing left pending
