@@ -7,6 +7,7 @@ The backend is the ``flowdeck`` alias in ``settings.STORAGES``.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import posixpath
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,7 +17,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import storages
 from django.utils import timezone
 
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 
 ALIAS = "flowdeck"
 MAX_KEY_PART = 512
@@ -81,12 +82,32 @@ def put(key: str, content: bytes | IO[bytes]) -> int:
     return backend.size(key)
 
 
+class StoredObjectMissing(NotFound):
+    """The database names an object the store no longer has (deleted, or lost with a bucket)."""
+
+
+@contextmanager
+def _present(key: str) -> Iterator[None]:
+    # Local files say FileNotFoundError; S3 says 404 on HEAD and NoSuchKey on GET. Either way
+    # the caller gets one domain error, answered as a 404 rather than a 500.
+    try:
+        yield
+    except FileNotFoundError:
+        raise StoredObjectMissing(f"{posixpath.basename(key)} is no longer in storage.", field="key") from None
+    except Exception as exc:  # botocore's ClientError, imported lazily like everywhere here
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            raise StoredObjectMissing(f"{posixpath.basename(key)} is no longer in storage.", field="key") from None
+        raise
+
+
 def open_read(key: str) -> BinaryIO:
-    return _backend().open(key, "rb")
+    with _present(key):
+        return _backend().open(key, "rb")
 
 
 def read(key: str) -> bytes:
-    with open_read(key) as fh:
+    with _present(key), open_read(key) as fh:
         return fh.read()
 
 
@@ -97,7 +118,8 @@ def read_tail(key: str, max_bytes: int) -> tuple[bytes, bool]:
         start = max(0, total - max_bytes)
         if total == 0:
             return b"", False
-        obj = _s3_client().get_object(Bucket=_backend().bucket_name, Key=key, Range=f"bytes={start}-")
+        with _present(key):
+            obj = _s3_client().get_object(Bucket=_backend().bucket_name, Key=key, Range=f"bytes={start}-")
         return obj["Body"].read(), start > 0
     with open_read(key) as fh:
         if total > max_bytes:
@@ -114,9 +136,10 @@ def read_range(key: str, start: int, length: int) -> bytes:
         from botocore.exceptions import ClientError
 
         try:
-            obj = _s3_client().get_object(
-                Bucket=_backend().bucket_name, Key=key, Range=f"bytes={start}-{start + length - 1}"
-            )
+            with _present(key):
+                obj = _s3_client().get_object(
+                    Bucket=_backend().bucket_name, Key=key, Range=f"bytes={start}-{start + length - 1}"
+                )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # start is past the end
                 return b""
@@ -132,7 +155,8 @@ def exists(key: str) -> bool:
 
 
 def size(key: str) -> int:
-    return _backend().size(key)
+    with _present(key):
+        return _backend().size(key)
 
 
 def modified_at(key: str) -> datetime:

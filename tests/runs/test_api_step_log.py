@@ -70,3 +70,17 @@ def test_without_offset_a_step_with_no_stored_log_answers_what_was_shipped_live(
     """A running step, or one whose log could not be stored (S3 away): the live rows."""
     body = auth_client(user).get(url(run.pk, "b")).json()
     assert body == {"step": "b", "log": "epoch 1\nepoch 2\n", "truncated": False}
+
+
+@pytest.mark.parametrize("offset", [None, 0])
+def test_a_log_gone_from_storage_is_a_404_not_a_500(auth_client, user, run, offset):
+    step = StepRun.objects.get(run=run, name="a")
+    storage.delete(step.log_key)
+    query = {} if offset is None else {"offset": offset}
+    assert_error(auth_client(user).get(url(run.pk), query), 404, "not_found", "key")
+
+
+def test_a_log_gone_from_local_storage_is_a_404_too(auth_client, user, run, local_storage):
+    step = StepRun.objects.get(run=run, name="a")
+    StepRun.objects.filter(pk=step.pk).update(log_size=0)  # make the selector ask the store
+    assert_error(auth_client(user).get(url(run.pk), {"offset": 0}), 404, "not_found", "key")
