@@ -44,7 +44,7 @@ def _render(request: HttpRequest, options: CompareOptions, *, saved: SavedCompar
         "data_json": mark_safe(compare_json(body, series).translate(_JSON_ESCAPES)),
         "api_url": f"{reverse('api:compare')}?{options.query()}" if len(runs) >= 2 else "",
         "page_url": f"{reverse('compare:page')}?{options.query()}",
-        "sections": [(label, name, body["diff"][name]) for label, name in
+        "sections": [(label, name, body["diff"][name], sum(not r["same"] for r in body["diff"][name])) for label, name in
                      (("Run", "run"), ("Parameters", "params"), ("Tags", "tags"), ("Workflow spec", "spec"))],
         "teams": Team.objects.filter(memberships__user=request.user).order_by("slug"),
         "visibilities": SavedComparison.Visibility.values,

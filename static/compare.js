@@ -77,8 +77,6 @@
   function drawDiff() {
     var box = $("diff-sections");
     box.classList.toggle("show-all", C.state.all);
-    var differs = box.querySelectorAll("tr.differs").length;
-    box.classList.toggle("none-differ", differs === 0);
   }
 
   // --- overlay charts -----------------------------------------------------------------------
