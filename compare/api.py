@@ -21,7 +21,7 @@ COMPARE_PARAMETERS = [
     OpenApiParameter("runs", str, required=True, description=f"Comma-separated run ids, 2 to {MAX_RUNS} (up to "
                      f"{MAX_RUNS_SAMPLED:,} with `sample`). Runs you cannot see are left out, as if never asked for."),
     OpenApiParameter("keys", str, description="Comma-separated metric keys to chart (default: every key, the first "
-                     "20 charted)."),
+                     "12 charted)."),
     OpenApiParameter("at", str, enum=["last", "best", "step"], description="The values table also carries each "
                      "run's value at `step` (the point at that step, or the last one before it) with `at=step`."),
     OpenApiParameter("step", int), OpenApiParameter("max_points", int, description="Points per series, 10 to 2,000 "

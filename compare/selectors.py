@@ -21,7 +21,9 @@ from .models import SavedComparison
 from .options import MAX_KEYS, MIN_RUNS, CompareOptions, options_parse
 from .series import points_per_series, series_json, summaries_of, values_at_step
 
-DEFAULT_CHARTED_KEYS = 20
+# Each chart of many points is a WebGL context, and browsers keep about 16 per page (the
+# parallel coordinates take one more): more keys are charted when asked for by name.
+DEFAULT_CHARTED_KEYS = 12
 
 
 def compare_runs(*, user: AbstractBaseUser | AnonymousUser, run_ids: tuple[int, ...] | list[int]) -> list[Run]:

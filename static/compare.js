@@ -100,11 +100,17 @@
     return series.time.map(function (t) { return (series.t0 + t - start) / 1000; });
   }
 
+  // WebGL when a chart holds many points; SVG below that, as each WebGL chart takes one of
+  // the browser's few contexts per page and a moment to start.
+  var GL_POINTS = 2000;
+
   function traces(key) {
-    return (C.data.series[key] || []).map(function (s) {
+    var all = C.data.series[key] || [];
+    var points = all.reduce(function (n, s) { return n + s.step.length; }, 0);
+    return all.map(function (s) {
       var run = C.runsById[s.run];
       var trace = {
-        type: "scattergl", mode: s.step.length > 1 ? "lines" : "markers", name: run.label,
+        type: points > GL_POINTS ? "scattergl" : "scatter", mode: s.step.length > 1 ? "lines" : "markers", name: run.label,
         x: xValues(s, run), y: smooth(s.value, C.state.smoothing), line: { color: run.color, width: 1.5 },
         marker: { color: run.color, size: 6 }, meta: { run: s.run },
         // Never a template built from run names: plotly parses its templates.
@@ -208,6 +214,30 @@
       });
   }
 
+  // --- which keys are charted: the first 12 unless chosen ------------------------------------
+  function drawKeyPicker() {
+    var box = $("keys-menu");
+    if (!box) return;
+    var charted = C.data.metrics.charted;
+    C.data.metrics.all_keys.forEach(function (key) {
+      var label = el("label", { "class": "mono" });
+      var input = el("input", { type: "checkbox", value: key });
+      input.checked = charted.indexOf(key) >= 0;
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(" " + key));
+      box.appendChild(label);
+    });
+    var apply = el("button", { type: "button", "class": "btn btn-primary btn-small" }, "Chart these");
+    apply.addEventListener("click", function () {
+      var chosen = Array.prototype.filter.call(box.querySelectorAll("input"), function (i) { return i.checked; })
+        .map(function (i) { return i.value; });
+      C.state.keys = chosen.length ? chosen : null;
+      window.location.search = "?" + C.query();
+    });
+    box.appendChild(apply);
+    $("keys-count").textContent = charted.length + " of " + C.data.metrics.all_keys.length + " keys charted";
+  }
+
   function bind() {
     $("diff-all").addEventListener("change", function (e) { C.state.all = e.target.checked; drawDiff(); C.changed(); });
     var x = $("opt-x"), sm = $("opt-smoothing"), log = $("opt-log"), at = $("opt-at"), step = $("opt-step");
@@ -246,6 +276,7 @@
     C.state = readState();
     bind();
     drawDiff();
+    drawKeyPicker();
     drawCharts();
     drawValues();
     C.ready = true;

@@ -113,7 +113,7 @@
     var runs = C.data.runs.filter(function (_r, i) { return xs[i] !== null && ys[i] !== null; });
     var pick = function (col) { return C.data.runs.map(function (_r, i) { return col[i]; }).filter(function (_v, i) { return xs[i] !== null && ys[i] !== null; }); };
     var trace = {
-      type: "scattergl", mode: "markers", x: pick(xs).map(function (v) { return numeric([v]) ? Number(v) : v; }),
+      type: "scatter", mode: "markers", x: pick(xs).map(function (v) { return numeric([v]) ? Number(v) : v; }),
       y: pick(ys).map(function (v) { return numeric([v]) ? Number(v) : v; }),
       text: runs.map(function (r) { return r.label; }), marker: { size: 10, color: runs.map(function (r) { return r.color; }) },
       hovertemplate: "%{text}<br>x %{x}<br>y %{y:.6g}<extra></extra>",
