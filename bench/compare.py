@@ -46,9 +46,8 @@ from pathlib import Path
 from _common import admin_database_url, django_in_process, ensure_databases, libpq, log, machine, with_database
 
 REPO = Path(__file__).resolve().parent.parent
-# This file is bench/compare.py and the app is compare/: the repository must come first on the
-# path, or "import compare.models" would find this script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
+# This file is bench/compare.py and the app is compare/: the repository must come before
+# bench/ on the path, or "import compare.models" would find this script.
 sys.path.insert(0, str(REPO))
 sys.modules.pop("compare", None)
 BENCH_DB = "flowdeck_bench_compare"
