@@ -232,7 +232,7 @@
       var chosen = Array.prototype.filter.call(box.querySelectorAll("input"), function (i) { return i.checked; })
         .map(function (i) { return i.value; });
       C.state.keys = chosen.length ? chosen : null;
-      window.location.search = "?" + C.query();
+      window.location.href = JSON.parse($("compare-page").textContent) + "?" + C.query();
     });
     box.appendChild(apply);
     $("keys-count").textContent = charted.length + " of " + C.data.metrics.all_keys.length + " keys charted";
