@@ -1,16 +1,19 @@
-"""Writes for comparisons: saving a view under a short random slug, and deleting it."""
+"""Writes for comparisons: saving a view under a short random slug, deleting it, and pruning
+the kept series samples."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.access import can_change_comparison, require_member
 from accounts.models import Team
 from core.errors import Forbidden, InvalidInput
 
-from .models import SavedComparison
+from .models import SavedComparison, SeriesSample
 from .options import CompareOptions
 from .selectors import compare_runs
 
@@ -58,3 +61,12 @@ def comparison_delete(*, user: AbstractBaseUser, comparison: SavedComparison) ->
     if not can_change_comparison(user, comparison):
         raise Forbidden("Only the comparison's owner may delete it.")
     comparison.delete()
+
+
+def series_samples_prune(*, older_than_s: int) -> int:
+    """Delete kept series samples made more than ``older_than_s`` ago (a comparison opened
+    again samples them afresh), so the cache holds what people compare now, not everything
+    ever compared. Returns how many were deleted."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    deleted, _ = SeriesSample.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

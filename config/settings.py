@@ -185,6 +185,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
         "kwargs": {"older_than_s": 3600},
     },
+    "flowdeck-compare-samples-prune": {
+        "task": "flowdeck.compare_samples_prune",
+        "schedule": 24 * 3600.0,
+        "kwargs": {"older_than_s": env_int("FLOWDECK_COMPARE_SAMPLE_TTL_DAYS", 30) * 24 * 3600},
+    },
 }
 
 # --- Flowdeck ------------------------------------------------------------------------------

@@ -145,3 +145,19 @@ def test_the_api_is_in_the_openapi_schema(client):
     for path in ("/api/v1/compare", "/api/v1/compare/artifact", "/api/v1/comparisons", "/api/v1/comparisons/{slug}",
                  "/api/v1/workflows/{namespace}/{name}/trend"):
         assert path in paths, path
+
+
+def test_kept_samples_older_than_the_ttl_are_pruned_and_made_again_on_the_next_open(client, sweep):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from compare.services import series_samples_prune
+
+    ids = f"{sweep['a']},{sweep['b']}"
+    body = compare(client, runs=ids)
+    assert SeriesSample.objects.count() == 4  # loss and accuracy of a and b
+    SeriesSample.objects.filter(run_id=sweep["a"]).update(created_at=timezone.now() - timedelta(days=31))
+    assert series_samples_prune(older_than_s=30 * 24 * 3600) == 2
+    assert set(SeriesSample.objects.values_list("run_id", flat=True)) == {sweep["b"]}
+    assert compare(client, runs=ids)["series"] == body["series"] and SeriesSample.objects.count() == 4
