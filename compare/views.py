@@ -99,7 +99,9 @@ def trend_page(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     asset = asset_get(user=request.user, namespace=namespace, name=name)
     metric, agg, limit = trend_params(request.GET)
     data = trend_data(user=request.user, asset=asset, metric=metric, agg=agg, limit=limit)
+    recent = [r["id"] for r in data["runs"][-10:]]
     return render(request, "compare/trend.html", {
+        "compare_recent": f"{reverse('compare:page')}?runs={','.join(map(str, recent))}" if len(recent) >= 2 else "",
         "asset": asset, "data": data, "aggs": ("last", "best", "min", "max"),
         "api_url": reverse("api:trend", args=[asset.namespace.slug, asset.name]),
     })

@@ -77,6 +77,14 @@ def test_the_trend_is_in_time_order_with_each_runs_thresholds(client, user):
     assert [[t["value"] for t in r["thresholds"]] for r in loss["runs"]] == [[0.5], [0.5], []]
     # Without a metric, the first one a gate reads.
     assert client.get("/api/v1/workflows/alice/demo/trend").json()["metric"] == "accuracy"
+    # The page draws the same data and offers to compare the latest runs.
+    from django.test import Client
+
+    web = Client()
+    web.force_login(user)
+    html = web.get("/w/alice/demo/trend?metric=accuracy").content.decode()
+    assert f'href="/compare/?runs={old.pk},{mid.pk},{new.pk}" id="compare-recent"' in html
+    assert "Compare the last 3 runs" in html and 'id="trend-data"' in html
 
 
 def test_the_trend_shows_only_runs_the_user_may_see(client, user, other_user, auth_client):
