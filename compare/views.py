@@ -17,7 +17,9 @@ from core.views import domain_errors
 from registry.selectors import asset_get
 
 from .models import SavedComparison
-from .options import CompareOptions, options_parse
+from runs.run_table import run_table
+
+from .options import MAX_RUNS, CompareOptions, options_parse
 from .selectors import compare_data, compare_json, compare_runs, comparison_get, saved_options
 from .services import comparison_save
 from .trend import trend_data, trend_params
@@ -52,13 +54,33 @@ def _render(request: HttpRequest, options: CompareOptions, *, saved: SavedCompar
     return render(request, "compare/compare.html", context)
 
 
+# The runs table's filters: "Compare these" on a runs table compares the first 100 runs it lists.
+SELECTION = ("q", "sort", "workflow", "experiment", "status")
+
+
+def _selected(request: HttpRequest, query: QueryDict) -> str:
+    """The runs the table's filters pick (the first MAX_RUNS, in its order), as a query with
+    ``runs``; the filters leave the query. A note says when more runs matched."""
+    picked = {k: query.pop(k)[0] for k in SELECTION if k in query}
+    table = run_table(user=request.user, q=picked.get("q", ""), sort=picked.get("sort", ""), columns=[],
+                      workflow=picked.get("workflow") or None, experiment=picked.get("experiment") or None,
+                      status=picked.get("status") or None, limit=MAX_RUNS)
+    if table.count > len(table.runs):
+        more = f"{table.count:,}{'' if table.count_exact else '+'}"
+        messages.info(request, f"Comparing the first {len(table.runs)} of the {more} runs that match.")
+    query.setlist("runs", [",".join(str(r.pk) for r in table.runs)])
+    return query.urlencode(safe=",")
+
+
 @require_GET
 @login_required
 def compare_page(request: HttpRequest) -> HttpResponse:
     query = _query(request)
-    if len(request.GET.getlist("runs")) > 1:  # ticked checkboxes: one canonical, shareable link
-        return redirect(f"{reverse('compare:page')}?{query.urlencode(safe=',')}")
     try:
+        if "runs" not in query and any(k in query for k in SELECTION):
+            return redirect(f"{reverse('compare:page')}?{_selected(request, query)}")
+        if len(request.GET.getlist("runs")) > 1:  # ticked checkboxes: one canonical, shareable link
+            return redirect(f"{reverse('compare:page')}?{query.urlencode(safe=',')}")
         options = options_parse(query)
         return _render(request, options)
     except InvalidInput as exc:

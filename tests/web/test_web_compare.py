@@ -70,3 +70,14 @@ def test_the_workflow_page_links_its_trend_page(alice_client, workflow):
     assert 'href="/w/alice/demo/trend"' in html
     page = alice_client.get("/w/alice/demo/trend").content.decode()
     assert "Trend of" in page and 'id="trend-data"' in page and "No run of this workflow has logged a metric yet." in page
+
+
+def test_compare_all_that_match_takes_the_tables_filters(alice_client, runs, user, auth_client):
+    html = alice_client.get(reverse("runs:list"), {"q": "params.lr >= 0.2"}).content.decode()
+    link = re.search(r'id="compare-matching" href="([^"]+)">Compare all 2 runs that match', html).group(1)
+    response = alice_client.get(link.replace("&amp;", "&"))
+    assert response.status_code == 302
+    # In the table's order (newest first): the runs with lr 0.3 and 0.2.
+    assert response["Location"] == f"/compare/?runs={runs[2]},{runs[1]}"
+    bad = alice_client.get("/compare/", {"q": "params.lr >"})
+    assert bad.status_code == 400 and "position" in bad.content.decode()
