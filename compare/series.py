@@ -20,13 +20,13 @@ from runs.models import Metric, MetricSummary, Run
 from .models import SeriesSample
 
 # Points per series: a few runs get the sampler's full 2,000; with many runs overlaid each gets
-# fewer, so that a chart holds about 60,000 points (plenty for a screen, quick in WebGL).
-MIN_POINTS = 400
-POINTS_PER_CHART = 60_000
+# fewer, so that a chart holds at most about 60,000 points (plenty for a screen, quick in
+# WebGL). Fixed tiers, so that a run's samples can be made once, when it ends (series_warm).
+TIERS = ((30, CHART_POINTS), (60, 1000), (None, 600))
 
 
 def points_per_series(n_runs: int) -> int:
-    return max(MIN_POINTS, min(CHART_POINTS, POINTS_PER_CHART // max(n_runs, 1)))
+    return next(points for most, points in TIERS if most is None or n_runs <= most)
 
 
 def _fingerprint(summary: dict) -> str:
@@ -64,20 +64,45 @@ def series_json(*, runs: list[Run], keys: list[str], summaries: dict[tuple[int, 
     out: dict[str, list[tuple[int, str]]] = {key: [] for key in keys}
     for run, key in wanted:
         summary = summaries[(run.pk, key)]
-        fingerprint = _fingerprint(summary)
         row = kept.get((run.pk, key))
-        if row is None or row["fingerprint"] != fingerprint:
-            sample = metric_sampled(run=run, key=key, max_points=max_points)
-            row = {"data": _encode(sample["points"]), "total": sample["total"], "sampled": sample["sampled"]}
+        if row is None or row["fingerprint"] != _fingerprint(summary):
+            made = _sample(run, key, summary, max_points)
+            row = {"data": made.data, "total": made.total, "sampled": made.sampled}
             if run.is_final:
-                fresh.append(SeriesSample(run=run, key=key, max_points=max_points, fingerprint=fingerprint,
-                                          data=row["data"], total=row["total"], sampled=row["sampled"]))
+                fresh.append(made)
         flags = f',"total":{int(row["total"])},"sampled":{"true" if row["sampled"] else "false"}'
         out[key].append((run.pk, row["data"][:-1] + flags + "}"))
-    if fresh:
-        SeriesSample.objects.bulk_create(fresh, update_conflicts=True, unique_fields=["run", "key", "max_points"],
-                                         update_fields=["fingerprint", "data", "total", "sampled", "created_at"])
+    _keep(fresh)
     return out
+
+
+def _sample(run: Run, key: str, summary: dict, max_points: int) -> SeriesSample:
+    sample = metric_sampled(run=run, key=key, max_points=max_points)
+    return SeriesSample(run=run, key=key, max_points=max_points, fingerprint=_fingerprint(summary),
+                        data=_encode(sample["points"]), total=sample["total"], sampled=sample["sampled"])
+
+
+def _keep(samples: list[SeriesSample]) -> None:
+    if samples:
+        SeriesSample.objects.bulk_create(samples, update_conflicts=True, unique_fields=["run", "key", "max_points"],
+                                         update_fields=["fingerprint", "data", "total", "sampled", "created_at"])
+
+
+def series_warm(*, run_id: int) -> int:
+    """Sample every metric of a finished run at each tier the compare page asks for, so that
+    the first comparison that includes it reads kept samples. Returns how many were made
+    (a sample already kept and still current is left alone)."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or not run.is_final:
+        return 0
+    summaries = summaries_of(run_ids=[run_id])
+    tiers = sorted({points for _most, points in TIERS})
+    kept = {(r["key"], r["max_points"]): r["fingerprint"]
+            for r in SeriesSample.objects.filter(run_id=run_id).values("key", "max_points", "fingerprint")}
+    made = [_sample(run, key, summary, points) for (_rid, key), summary in summaries.items() for points in tiers
+            if kept.get((key, points)) != _fingerprint(summary)]
+    _keep(made)
+    return len(made)
 
 
 def values_at_step(*, pairs: list[tuple[int, str]], step: int) -> dict[tuple[int, str], dict]:

@@ -161,3 +161,16 @@ def test_kept_samples_older_than_the_ttl_are_pruned_and_made_again_on_the_next_o
     assert series_samples_prune(older_than_s=30 * 24 * 3600) == 2
     assert set(SeriesSample.objects.values_list("run_id", flat=True)) == {sweep["b"]}
     assert compare(client, runs=ids)["series"] == body["series"] and SeriesSample.objects.count() == 4
+
+
+def test_a_finished_runs_samples_are_made_at_every_tier_once(client, sweep):
+    from compare.series import TIERS, series_warm
+
+    tiers = {points for _most, points in TIERS}
+    assert series_warm(run_id=sweep["a"]) == 2 * len(tiers)  # loss and accuracy
+    assert set(SeriesSample.objects.filter(run_id=sweep["a"]).values_list("max_points", flat=True)) == tiers
+    assert series_warm(run_id=sweep["a"]) == 0  # still current: nothing made again
+    before = SeriesSample.objects.count()
+    body = compare(client, runs=f"{sweep['a']},{sweep['b']}")
+    assert SeriesSample.objects.count() == before + 2  # only b's were missing
+    assert next(s for s in body["series"]["loss"] if s["run"] == sweep["a"])["value"] == [1.0, 0.6, 0.4, 0.5]
