@@ -18,7 +18,10 @@ Measured, each the median of ``--repeat`` timed calls:
   and every series downsampled for the charts. Cold: the first open, when no series of these
   runs has been sampled before (the sample cache is emptied before each call); warm: opened
   again (finished runs' samples are kept, see compare/series.py);
-- the same with ``at=step&step=S/2`` (every run's value at a chosen step, read from the points).
+- the same with ``at=step&step=S/2`` (every run's value at a chosen step, read from the points);
+- what a worker does when each run ends (``compare.series.series_warm``: its 5 keys sampled at
+  the 3 sizes the page uses), per run, and the compare data after that: the first open of a
+  comparison of runs that ended normally.
 
 The peer is MLflow: what its UI's compare view needs is each run's history of each metric,
 ``MlflowClient.get_metric_history(run, key)`` for every run and key, against a stock MLflow
@@ -225,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
 
     from compare.models import SeriesSample
+    from compare.series import series_warm
 
     if args.no_seed:
         user, ids = get_user_model().objects.get(username="bench-comparer"), list(range(1, n + HIDDEN + 1))
@@ -259,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch()
     warm = timed(fetch, args.repeat)
     at_step = timed(lambda: fetch(f"&at=step&step={steps // 2}"), args.repeat)
+    # What a worker does when each run ends: sample its 5 keys at the 3 sizes.
+    forget()
+    t0 = time.perf_counter()
+    made = sum(series_warm(run_id=i) for i in ids[:n])
+    warm_up_ms = (time.perf_counter() - t0) * 1000 / n
+    after_warm_up = timed(fetch, args.repeat)
     load_after = load_average()
 
     peer = {"skipped": "--no-mlflow"} if args.no_mlflow else bench_mlflow(admin_url, args.mlflow_runs, steps, 3)
@@ -274,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'GET /api/v1/compare, warm (samples kept)':<58} {statistics.median(warm):>10.1f} {'<= 300':>10}")
     print(f"{'GET /api/v1/compare, cold (first open: every series sampled)':<58} {statistics.median(cold):>10.1f}")
     print(f"{'GET /api/v1/compare&at=step (values at a chosen step), warm':<58} {statistics.median(at_step):>10.1f}")
+    print(f"{'GET /api/v1/compare after the runs ended (worker warm-up)':<58} {statistics.median(after_warm_up):>10.1f} {'<= 300':>10}")
+    print(f"{'  the warm-up itself, per run (' + str(made // n) + ' samples), on the worker':<58} {warm_up_ms:>10.1f}")
     if peer_s is not None:
         print(f"{'MLflow get_metric_history per run and key, ' + str(args.mlflow_runs) + ' runs':<58} {peer_s * 1000:>10.1f}")
         print(f"{'MLflow, scaled to ' + str(n) + ' runs':<58} {peer_scaled_ms:>10.1f}")
@@ -283,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "compare", "runs": n, "metrics": len(METRICS), "steps": steps, "chart_points": points,
         "json_mb": round(size_mb, 2), "warm_p50_ms": round(statistics.median(warm), 1),
         "cold_p50_ms": round(statistics.median(cold), 1), "at_step_warm_p50_ms": round(statistics.median(at_step), 1),
+        "after_run_end_warm_up_p50_ms": round(statistics.median(after_warm_up), 1),
+        "warm_up_per_run_ms": round(warm_up_ms, 1),
         "mlflow_runs_measured": args.mlflow_runs if peer_s is not None else None,
         "mlflow_history_ms": round(peer_s * 1000, 1) if peer_s is not None else None,
         "mlflow_history_scaled_ms": round(peer_scaled_ms, 1) if peer_scaled_ms is not None else None,
