@@ -88,8 +88,8 @@ def run_tags(runs: list[Run]) -> list[dict[str, str]]:
 
 
 def version_links(runs: list[Run]) -> list[dict]:
-    """For each workflow the runs used in more than one version: the versions, and a link to
-    the version diff from the first run's version to each other one."""
+    """For each workflow the runs used in more than one version: the versions (oldest first),
+    and a link to the version diff from the oldest to each other one."""
     by_asset: dict[int, list] = {}
     for run in runs:
         if run.asset_version_id:
@@ -100,6 +100,7 @@ def version_links(runs: list[Run]) -> list[dict]:
     for versions in by_asset.values():
         if len(versions) < 2:
             continue
+        versions.sort(key=lambda v: v.pk)  # in the order published: the diff reads old -> new
         asset, base = versions[0].asset, versions[0]
         url = reverse("registry:diff", args=[asset.namespace.slug, asset.name])
         out.append({"workflow": asset.full_name, "versions": [v.version for v in versions],

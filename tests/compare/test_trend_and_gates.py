@@ -108,6 +108,9 @@ def test_gate_outcomes_and_version_diff_links_side_by_side(client, user):
     skipped = finished(user, v2, accuracy=0.7, loss=0.1, gate_passed=False)
     pending = finished(user, v2, accuracy=0.95, loss=0.1)
     body = json.loads(client.get("/api/v1/compare", {"runs": f"{passed.pk},{skipped.pk},{pending.pk}"}).content)
+    # Whatever the order of the runs, the version diff reads from the older version to the newer.
+    newest_first = json.loads(client.get("/api/v1/compare", {"runs": f"{pending.pk},{passed.pk}"}).content)
+    assert newest_first["diff"]["versions"][0]["links"][0]["url"] == "/w/alice/demo/diff?from=1.0.0&to=1.1.0"
     (gate,) = body["gates"]
     assert gate["step"] == "c"
     assert [c["outcome"] for c in gate["cells"]] == ["passed", "false", "pending"]
