@@ -80,7 +80,8 @@ SAVE_BODY = {"type": "object", "required": ["runs"], "properties": {
 class ComparisonsApi(APIView):
     required_scope = "write"
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The saved comparisons you can open")
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The saved comparisons you can open",
+                   operation_id="comparisons_list")
     def get(self, request):
         rows = comparisons_visible(user=request.user).order_by("-created_at")[:200]
         return Response({"results": [comparison_out(user=request.user, comparison=c) for c in rows]})
