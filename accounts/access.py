@@ -15,6 +15,9 @@ Rules:
   managed by those who may start runs there (editors and admins).
 - Notifications go only to those who may see what they are about: the ``*_audience_filter``
   functions below are the same rules, turned round to pick users.
+- A saved comparison is seen by its owner and, when shared with its team, by the members of
+  its namespace; only its owner changes or deletes it. Opening one shows only the runs that
+  ``run_filter`` lets the viewer see.
 """
 from __future__ import annotations
 
@@ -64,6 +67,23 @@ def experiment_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
     if not user.is_authenticated:
         return Q(pk__in=[])
     return Q(namespace_id__in=_member_team_ids(user))
+
+
+def comparison_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """A filter on SavedComparison: the user's own, and those shared with a team they are in."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return Q(owner=user) | Q(visibility="team", namespace_id__in=_member_team_ids(user))
+
+
+def can_change_comparison(user: AbstractBaseUser | AnonymousUser, comparison) -> bool:
+    return user.is_authenticated and comparison.owner_id == user.pk
+
+
+def require_member(user: AbstractBaseUser | AnonymousUser, team: Team | None, *, slug: str, what: str) -> None:
+    """Forbidden unless ``user`` has any role in ``team`` (sharing something with a team)."""
+    if team is None or role_in(user, team) is None:
+        raise Forbidden(f"You are not a member of '{slug}', so you cannot {what} it.", field="namespace")
 
 
 def require_write(user: AbstractBaseUser, team: Team, *, what: str = "publish") -> None:

@@ -2,6 +2,7 @@ from django.urls import path
 
 from accounts.api import MeApi, TokenLoginApi
 from automation import api as automation_api
+from compare import api as compare_api
 from gallery.api import GalleryListApi, StarApi, SubscriptionApi
 from notifications import api_settings as notification_settings_api
 from notifications.api import NotificationsApi, NotificationsReadApi
@@ -73,4 +74,9 @@ urlpatterns = [
     path("triggers", automation_api.TriggersApi.as_view(), name="triggers"),
     path("triggers/<int:trigger_id>", automation_api.TriggerDetailApi.as_view(), name="trigger"),
     path("hooks/<str:key>", automation_api.HookApi.as_view(), name="hook"),
+    path("compare", compare_api.CompareApi.as_view(), name="compare"),
+    path("compare/artifact", compare_api.CompareArtifactApi.as_view(), name="compare-artifact"),
+    path("comparisons", compare_api.ComparisonsApi.as_view(), name="comparisons"),
+    path("comparisons/<str:slug>", compare_api.ComparisonDetailApi.as_view(), name="comparison"),
+    path("workflows/<str:namespace>/<str:name>/trend", compare_api.TrendApi.as_view(), name="trend"),
 ]

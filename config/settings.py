@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "notifications",
     "django_celery_beat",
     "automation",
+    "compare",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "flowdeck.notifications.webhooks_sweep",
         "schedule": 60.0,
         "kwargs": {"overdue_s": 300},
+    },
+    "flowdeck-compare-samples-prune": {
+        "task": "flowdeck.compare_samples_prune",
+        "schedule": 24 * 3600.0,
+        "kwargs": {"older_than_s": env_int("FLOWDECK_COMPARE_SAMPLE_TTL_DAYS", 30) * 24 * 3600},
     },
 }
 

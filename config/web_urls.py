@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 
 from accounts import views as account_views
 from automation import views as automation_views
+from compare import views as compare_views
 from gallery import views as gallery_views
 from notifications import views as notification_views
 from notifications import views_settings as notification_settings_views
@@ -64,6 +65,16 @@ automation_urls = (
     "automation",
 )
 
+compare_urls = (
+    [
+        path("compare/", compare_views.compare_page, name="page"),
+        path("compare/save", compare_views.save_view, name="save"),
+        path("c/<str:slug>", compare_views.saved_page, name="saved"),
+        path("w/<slug:namespace>/<str:name>/trend", compare_views.trend_page, name="trend"),
+    ],
+    "compare",
+)
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -77,4 +88,5 @@ urlpatterns = [
     path("", include(registry_urls)),
     path("", include(run_urls)),
     path("", include(automation_urls)),
+    path("", include(compare_urls)),
 ]

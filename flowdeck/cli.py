@@ -9,6 +9,7 @@ import time
 from . import config
 from .cli_automation import add_automation_parsers
 from .cli_common import _client, _emit, _parse_params
+from .cli_compare import add_compare_parser, compare_command
 from .client import Client
 from .errors import FlowdeckError
 from .spec import SpecError
@@ -247,37 +248,8 @@ def cmd_runs(args) -> int:
             body = client.run_delete(args.run_id)
             print(f"Deleted run {body['deleted']} and {body['files_removed']} stored files.")
         elif args.action == "compare":
-            runs = [client.run(run_id) for run_id in args.run_ids]
-            _compare(args, runs)
+            compare_command(client, args)
     return 0
-
-
-def _compare(args, runs: list[dict]) -> None:
-    """Differences first: params (and logged params) whose values differ, then every metric."""
-    ids = tuple(str(r["id"]) for r in runs)
-
-    def values(run: dict) -> dict:
-        return {**{f"params.{k}": v for k, v in run["params"].items()},
-                **{f"logged.{k}": v for k, v in run["logged_params"].items()},
-                "version": f"{run['workflow']}@{run['version']}", "status": run["status"]}
-
-    table = [values(r) for r in runs]
-    keys = sorted(set().union(*table))
-    differing = [k for k in keys if len({json.dumps(t.get(k), sort_keys=True, default=str) for t in table}) > 1]
-    metric_keys = sorted({m["key"] for r in runs for m in r["metrics"]})
-    metrics = {k: [next((m for m in r["metrics"] if m["key"] == k), None) for r in runs] for k in metric_keys}
-    if args.json:
-        _emit(args, {"runs": [r["id"] for r in runs], "differing": {k: [t.get(k) for t in table] for k in (keys if args.all else differing)},
-                     "metrics": {k: [m and {"last": m["last"], "min": m["min"], "max": m["max"]} for m in ms] for k, ms in metrics.items()}})
-        return
-    shown = keys if args.all else differing
-    print("Differing values" + (" (all shown)" if args.all else f" ({len(differing)} of {len(keys)}; --all shows all)") + ":")
-    if shown:
-        _emit(args, None, [(k, *(str(t.get(k, "—")) for t in table)) for k in shown], ("KEY", *ids))
-    else:
-        print("  (none)")
-    print("Metrics (last value):")
-    _emit(args, None, [(k, *("—" if m is None else f"{m['last']:.6g}" for m in ms)) for k, ms in metrics.items()], ("METRIC", *ids))
 
 
 def cmd_upload(args) -> int:
@@ -443,10 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="edit a parameter")
         if action == "copy":
             p.add_argument("--name")
-    p = runs.add_parser("compare", parents=[common], help="show how runs differ: params first, then metrics")
-    p.add_argument("run_ids", type=int, nargs="+")
-    p.add_argument("--all", action="store_true", help="show values that are the same too")
-    p.set_defaults(func=cmd_runs)
+    add_compare_parser(runs, common, cmd_runs)
 
     p = sub.add_parser("upload", parents=[common], help="send a local run to the server")
     p.add_argument("run", help="a local run id (see .flowdeck/runs/) or its folder")

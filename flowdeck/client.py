@@ -284,6 +284,32 @@ class Client:
     def experiments(self, *, limit: int = 100) -> list[dict]:
         return self.request("GET", "/api/v1/experiments", params={"limit": limit})["results"]
 
+    def compare(self, run_ids: list[int], **options: Any) -> dict:
+        """What the compare page shows for 2 to 100 runs (``GET /api/v1/compare``): the diff
+        (``diff``), each key's last/best/min/max (``metrics``), gates, artifacts and the charts'
+        ``series``. ``options`` are the API's: ``at="best"``, ``at="step", step=1000``,
+        ``keys=["loss"]``, ``max_points=500``... Runs you cannot see are left out."""
+        params = {"runs": ",".join(str(r) for r in run_ids)}
+        for name, value in options.items():
+            if value is not None:
+                params[name] = ",".join(map(str, value)) if isinstance(value, list | tuple) else value
+        return self.request("GET", "/api/v1/compare", params=params)
+
+    def comparison_save(self, run_ids: list[int], *, title: str = "", namespace: str | None = None,
+                        visibility: str = "team", options: dict | None = None) -> dict:
+        """Save a comparison as a view with a short link (``url``), shared with ``namespace``'s
+        members (``visibility="team"``) or kept to yourself (``"private"``)."""
+        body = {"runs": list(run_ids), "title": title, "visibility": visibility, "options": options or {}}
+        if namespace:
+            body["namespace"] = namespace
+        return self.request("POST", "/api/v1/comparisons", json=body)
+
+    def trend(self, ref: str, *, metric: str | None = None, agg: str = "last", limit: int | None = None) -> dict:
+        """A metric's value over the runs of workflow ``ns/name``, oldest first, with the
+        thresholds its gates set on it (``runs[].thresholds``)."""
+        params = {k: v for k, v in {"metric": metric, "agg": agg, "limit": limit}.items() if v is not None}
+        return self.request("GET", f"/api/v1/workflows/{ref}/trend", params=params)
+
     def run_url(self, run_id: int) -> str:
         """The run's page in the web UI."""
         return f"{self.url}/runs/{run_id}/"

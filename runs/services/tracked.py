@@ -17,6 +17,7 @@ from accounts.models import Team
 from core.errors import Conflict, Forbidden, InvalidInput
 
 from ..models import RUN_FINAL, Experiment, Run, RunStatus
+from ..signals import run_finished
 from .tracking import log_batch
 
 MAX_NAME = 200
@@ -86,5 +87,7 @@ def run_end(*, user: AbstractBaseUser, run: Run, status: str, error: str = "") -
         locked.error = error[:MAX_ERROR]
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "error", "finished_at"])
+        run_id = run.pk
+        transaction.on_commit(lambda: run_finished.send(sender=Run, run_id=run_id))
     run.status, run.error, run.finished_at = locked.status, locked.error, locked.finished_at
     return run
