@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "notifications",
     "django_celery_beat",
     "automation",
+    "mlflow_compat",
 ]
 
 MIDDLEWARE = [
