@@ -169,14 +169,23 @@ def _text_filter(column: str, op: str, value: str) -> Q:
     raise invalid(f"Unsupported comparator '{op}' in the registry filter.")
 
 
+def _tag_filter(key: str, op: str, value: str) -> Q:
+    # A JSON tags column: "!=" must hold for an object without the key too.
+    if op == "=":
+        return Q(**{f"tags__{key}": value})
+    if op == "!=":
+        return ~Q(tags__has_key=key) | ~Q(**{f"tags__{key}": value})
+    raise invalid(f"Unsupported comparator '{op}' for tags.{key}: = and != are.")
+
+
 def models_search(*, user: AbstractBaseUser, filter_string: str, order_by: list[str], offset: int,
                   limit: int) -> tuple[list[RegisteredModel], bool]:
     found = models_visible(user)
     for c in parse_filter(filter_string):
         if c.kind == "attribute" and c.key == "name":
             found = found.filter(_text_filter("name", c.op, str(c.values[0])))
-        elif c.kind == "tag" and c.op == "=":
-            found = found.filter(**{f"tags__{c.key}": c.values[0]})
+        elif c.kind == "tag":
+            found = found.filter(_tag_filter(c.key, c.op, str(c.values[0]) if c.values else ""))
         else:
             raise invalid(f"Unsupported registered model filter on '{c.key}'.")
     ordering = [("-" if " desc" in o.lower() else "") + {"name": "name", "timestamp": "updated_at",
@@ -199,8 +208,8 @@ def versions_search(*, user: AbstractBaseUser, filter_string: str, offset: int,
             found = found.filter(run_id__in=ids) if c.op in ("=", "IN") else found.exclude(run_id__in=ids)
         elif c.kind == "attribute" and c.key in ("source", "model_id"):
             found = found.filter(_text_filter(c.key, c.op, str(value)))
-        elif c.kind == "tag" and c.op == "=":
-            found = found.filter(**{f"tags__{c.key}": value})
+        elif c.kind == "tag":
+            found = found.filter(_tag_filter(c.key, c.op, str(value)))
         else:
             raise invalid(f"Unsupported model version filter on '{c.key}'.")
     page = list(found.order_by("registered_model__name", "-version")[offset:offset + limit + 1])
