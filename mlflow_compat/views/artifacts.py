@@ -2,6 +2,8 @@
 API's artifacts/list, over Flowdeck's storage (artifact_store.py)."""
 from __future__ import annotations
 
+import posixpath
+
 from ..artifact_store import download, listing, multipart_abort, multipart_complete, multipart_create, remove, target, upload
 from ..errors import invalid
 from ..http import Request, endpoint
@@ -27,15 +29,22 @@ def artifact_list(request: Request) -> dict:
     return {"files": listing(t)}
 
 
+def _upload_target(request: Request, path: str):
+    # The URL names the folder; the body's "path" is the client's local file, whose name it keeps
+    # (as MLflow's own server does).
+    name = posixpath.basename(request.params.str("path", required=True).replace("\\", "/"))
+    return target(caller=request.caller, path=f"{path.rstrip('/')}/{name}", write=True)
+
+
 @endpoint("POST", run_token=True)
 def mpu_create(request: Request, path: str) -> dict:
-    t = target(caller=request.caller, path=path, write=True)
+    t = _upload_target(request, path)
     return multipart_create(t, request.params.int("num_parts", required=True))
 
 
 @endpoint("POST", run_token=True)
 def mpu_complete(request: Request, path: str) -> dict:
-    t = target(caller=request.caller, path=path, write=True)
+    t = _upload_target(request, path)
     parts = request.params.list("parts")
     if not parts:
         raise invalid("Completing a multipart upload needs its parts.")
@@ -45,7 +54,7 @@ def mpu_complete(request: Request, path: str) -> dict:
 
 @endpoint("POST", run_token=True)
 def mpu_abort(request: Request, path: str) -> dict:
-    t = target(caller=request.caller, path=path, write=True)
+    t = _upload_target(request, path)
     multipart_abort(t, request.params.str("upload_id", required=True))
     return {}
 
