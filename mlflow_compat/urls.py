@@ -2,7 +2,7 @@
 mlflow_artifacts.proto), under MLflow's own /api/2.0 (and 3.0) prefixes."""
 from django.urls import path, re_path
 
-from .views import artifacts, experiments, logged_models, metrics, registry, runs, server
+from .views import artifacts, experiments, logged_models, metrics, registry, runs, server, ui
 
 app_name = "mlflow"
 
@@ -56,6 +56,8 @@ API = {
 }
 
 urlpatterns = [
+    path("", ui.ui_redirect, name="ui"),
+    path("experiments/<str:experiment_id>/", ui.ui_experiment, name="ui-experiment"),
     path("health", server.health, name="health"),
     path("version", server.version, name="version"),
     re_path(r"^(?:ajax-)?api/3\.0/mlflow/server-info$", server.server_info, name="server-info"),

@@ -102,3 +102,16 @@ def test_it_reads_a_flowdeck_run_with_mlflow_client(mlflow_env):
     assert experiment.name == "native"
     found = MlflowClient().search_runs([got.info.experiment_id], "params.depth = '6'")
     assert [r.info.run_id for r in found] == [str(run.pk)]
+
+
+def test_it_sends_the_clients_view_links_to_flowdeck_pages(mlflow_env, client):
+    with mlflow.start_run() as run:
+        pass
+    client.force_login(mlflow_env.user)
+    page = client.get("/mlflow/")
+    assert page.status_code == 200 and b"window.location.replace" in page.content and b'"/runs/"' in page.content
+    mlflow.set_experiment("linked")
+    experiment_id = MlflowClient().get_experiment_by_name("linked").experiment_id
+    redirect = client.get(f"/mlflow/experiments/{experiment_id}/")
+    assert redirect.status_code == 302 and redirect["Location"] == "/runs/?experiment=linked"
+    assert client.get(f"/runs/{run.info.run_id}/").status_code == 200
