@@ -31,8 +31,8 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from _common import admin_database_url, ensure_databases, log, spawn, stop, with_database
-from sdk_ingest import free_port, mlflow_python, wait_http
+from _common import admin_database_url, ensure_databases, log, with_database
+from sdk_ingest import mlflow_python, mlflow_server
 from tracking import start_flowdeck
 
 FLOWDECK_DB = "flowdeck_bench_compat"
@@ -87,20 +87,6 @@ print(json.dumps({"times": times, "ok": ok, "mlflow_version": mlflow.__version__
 """
 
 
-def start_mlflow(python: Path, admin_url: str, tmp: Path, stack: ExitStack) -> str:
-    """A stock MLflow server, 2 workers, serving artifacts itself (the mlflow-artifacts proxy)."""
-    store = "postgresql+psycopg2://" + with_database(admin_url, MLFLOW_DB).split("://", 1)[1]
-    port = free_port()
-    log_path = tmp / "mlflow.log"
-    proc = spawn([str(python.parent / "mlflow"), "server", "--backend-store-uri", store, "--artifacts-destination",
-                  str(tmp / "mlartifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, log_path=log_path)
-    stack.callback(stop, proc)
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/health", proc, log_path, timeout=180)
-    return url
-
-
 def run_script(python: Path, url: str, steps: int, token: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update({"MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -135,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         signal.signal(signal.SIGTERM, _interrupt)
         fd_url, token = start_flowdeck(with_database(admin_url, FLOWDECK_DB), tmp, stack)
-        ml_url = start_mlflow(python, admin_url, tmp, stack)
+        ml_url, why = mlflow_server(python, admin_url, MLFLOW_DB, tmp, stack, serve_artifacts=True)
+        if ml_url is None:
+            print(f"the MLflow server did not start: {why}", file=sys.stderr)
+            return 2
         log(f"mlflow server up at {ml_url}; running the script against each ({steps} steps)")
         run_script(python, f"{fd_url}/mlflow", 20, token)  # warm-up: both gunicorn workers, imports
         run_script(python, ml_url, 20, None)
