@@ -28,6 +28,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -87,9 +89,26 @@ print(json.dumps({"times": times, "ok": ok, "mlflow_version": mlflow.__version__
 """
 
 
+def settled(url: str, headers: dict, timeout: float = 180) -> None:
+    """Wait until every worker answers: /health answers as soon as the first one does, and a
+    request that reaches a worker still starting is cut off (MLflow's uvicorn workers, under load)."""
+    deadline = time.monotonic() + timeout
+    good = 0
+    while good < 10:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not settle within {timeout:.0f} s")
+        try:
+            request = urllib.request.Request(f"{url}/api/2.0/mlflow/experiments/search?max_results=1", headers=headers)
+            urllib.request.urlopen(request, timeout=5).read()
+            good += 1
+        except OSError:
+            good = 0
+            time.sleep(0.5)
+
+
 def run_script(python: Path, url: str, steps: int, token: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update({"MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
+    env.update({"MLFLOW_TRACKING_URI": url, "MLFLOW_DISABLE_TELEMETRY": "true",
                 "DO_NOT_TRACK": "true"})
     if token:
         env["MLFLOW_TRACKING_TOKEN"] = token
@@ -125,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         if ml_url is None:
             print(f"the MLflow server did not start: {why}", file=sys.stderr)
             return 2
+        settled(f"{fd_url}/mlflow", {"Authorization": f"Bearer {token}"})
+        settled(ml_url, {})
         log(f"mlflow server up at {ml_url}; running the script against each ({steps} steps)")
         run_script(python, f"{fd_url}/mlflow", 20, token)  # warm-up: both gunicorn workers, imports
         run_script(python, ml_url, 20, None)
