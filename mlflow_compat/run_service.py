@@ -17,7 +17,7 @@ from runs.services.tracked import run_create_tracked, run_end
 from runs.services.tracking import log_batch
 
 from .auth import Caller
-from .errors import INVALID_STATE, MlflowError, invalid, missing
+from .errors import invalid, missing
 from .experiments import is_deleted
 from .http import as_int
 from .models import RunDatasetInput, RunDeletion
@@ -91,15 +91,17 @@ def run_update(*, caller: Caller, run: Run, status, end_time, run_name: str) -> 
         if status not in STATUS_FROM_MLFLOW:
             raise invalid(f"Invalid run status {status!r}: RUNNING, SCHEDULED, FINISHED, FAILED or KILLED.")
         wanted = STATUS_FROM_MLFLOW[status]
-        if run.asset_version_id is not None and wanted != run.status:
-            raise MlflowError(INVALID_STATE, f"Run {run.pk} is a Flowdeck workflow run; its steps set its status.")
+        if run.asset_version_id is not None:
+            # A workflow run's status is its steps' to set: mlflow.end_run() inside a step must
+            # not end (or fail) the whole run, so MLflow's status updates are ignored there.
+            return Run.objects.select_related(*RUN_RELATIONS).get(pk=run.pk)
         ended = from_ms(end_time) if end_time not in (None, "") else None
         if wanted in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED):
             if not Run.objects.get(pk=run.pk).is_final:
                 run_end(user=run.created_by if caller.run_scoped else caller.user, run=run, status=wanted)
             fields = {"status": wanted, **({"finished_at": ended} if ended else {})}
             Run.objects.filter(pk=run.pk).update(**fields)
-        elif run.asset_version_id is None:
+        else:
             Run.objects.filter(pk=run.pk).update(status=wanted, finished_at=None)
     return Run.objects.select_related(*RUN_RELATIONS).get(pk=run.pk)
 

@@ -91,3 +91,28 @@ def test_it_is_not_reachable_with_a_session_cookie(mlflow_env, client):
     client.force_login(mlflow_env.user)
     response = client.post("/mlflow/api/2.0/mlflow/experiments/create", {"name": "x"}, content_type="application/json")
     assert response.status_code == 401
+
+
+def test_it_lets_a_run_scoped_token_log_to_its_own_run_only(mlflow_env, monkeypatch, tmp_path):
+    # What a workflow step's code gets: a token for its run (FLOWDECK_TOKEN) and the run's id.
+    from accounts.services import token_create_for_run
+    from runs.services.tracked import run_create_tracked
+
+    own = run_create_tracked(user=mlflow_env.user, experiment="steps", name="step-run")
+    other = run_create_tracked(user=mlflow_env.user, experiment="steps", name="neighbour")
+    _token, plaintext = token_create_for_run(user=mlflow_env.user, run_id=own.pk)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", plaintext)
+    monkeypatch.setenv("MLFLOW_RUN_ID", str(own.pk))
+    (tmp_path / "model.txt").write_text("weights")
+    with mlflow.start_run():
+        mlflow.log_metric("loss", 0.5, step=1)
+        mlflow.log_param("lr", "0.1")
+        mlflow.log_artifact(str(tmp_path / "model.txt"))
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)  # start_run takes it out itself
+    got = MlflowClient().get_run(str(own.pk))
+    assert got.data.metrics == {"loss": 0.5} and got.data.params == {"lr": "0.1"}
+    assert [f.path for f in MlflowClient().list_artifacts(str(own.pk))] == ["model.txt"]
+    elsewhere = mlflow_env.call("GET", "runs/get", token=plaintext, params={"run_id": str(other.pk)})
+    assert elsewhere.status_code == 404
+    create = mlflow_env.call("POST", "experiments/create", token=plaintext, json={"name": "x"})
+    assert create.status_code == 403 and create.json()["error_code"] == "PERMISSION_DENIED"
