@@ -116,3 +116,26 @@ def test_it_lets_a_run_scoped_token_log_to_its_own_run_only(mlflow_env, monkeypa
     assert elsewhere.status_code == 404
     create = mlflow_env.call("POST", "experiments/create", token=plaintext, json={"name": "x"})
     assert create.status_code == 403 and create.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_it_lets_a_workflow_step_log_with_mlflow(mlflow_env, monkeypatch):
+    from django.utils import timezone
+
+    from accounts.step_tokens import step_token_issue
+    from runs.models import Metric, Run, StepRun, StepStatus
+    from runs.services.lifecycle import run_start
+    from tests.factories import publish
+
+    run = run_start(user=mlflow_env.user, version=publish(mlflow_env.user))
+    step = run.steps.order_by("position").first()
+    StepRun.objects.filter(pk=step.pk).update(status=StepStatus.RUNNING, attempt=1, started_at=timezone.now())
+    Run.objects.filter(pk=run.pk).update(status="running")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", step_token_issue(step_run_id=step.pk, attempt=1))
+    monkeypatch.setenv("MLFLOW_RUN_ID", str(run.pk))
+    with mlflow.start_run():
+        mlflow.log_metrics({"loss": 0.5, "acc": 0.9}, step=3)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    assert Run.objects.get(pk=run.pk).status == "running"  # end_run left it to the steps
+    assert set(Metric.objects.filter(run=run).values_list("key", "origin")) == {("loss", step.pk), ("acc", step.pk)}
+    got = MlflowClient().get_run(str(run.pk))
+    assert got.data.metrics == {"loss": 0.5, "acc": 0.9} and got.data.tags["flowdeck.workflow"].endswith("@1.0.0")
