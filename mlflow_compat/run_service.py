@@ -4,6 +4,7 @@ set-tag and log-batch alike) goes through ``log_batch``, the same COPY path as F
 own SDK. What MLflow has beyond that (reopening a run, soft delete, dataset inputs) is here."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
@@ -28,6 +29,7 @@ MAX_PARAMS = 100
 MAX_TAGS = 100
 MAX_ENTRIES = 1000
 RUN_NAME_TAG = "mlflow.runName"
+NONFINITE_TAG = "flowdeck.nonfinite_dropped"
 RUN_RELATIONS = ("created_by", "experiment__namespace", "experiment__mlflow_state", "asset_version__asset__namespace")
 
 
@@ -154,17 +156,35 @@ def batch_log(*, caller: Caller, run: Run, metrics: list, params: list, tags: li
         points.append({"key": m.get("key"), "value": value,
                        "step": as_int(m.get("step") or 0, "step"),
                        "timestamp": as_int(m.get("timestamp") or 0, "timestamp") or None})
+    points, dropped = _finite(points)
     param_map: dict[str, str] = {}
     for key, value in _pairs(params, "param"):
         if param_map.get(key, value) != value:
             raise invalid(f"Duplicate parameter keys have been submitted: '{key}' with different values.")
         param_map[key] = value
     tag_map = dict(_pairs(tags, "tag"))
+    if dropped:
+        known = RunTag.objects.filter(run=run, key=NONFINITE_TAG).values_list("value", flat=True).first() or ""
+        tag_map[NONFINITE_TAG] = ",".join(sorted(set(filter(None, known.split(","))) | dropped))
     origin = getattr(caller.token, "step_run_id", None)
     with transaction.atomic():
         log_batch(run=run, metrics=points, params=param_map, tags=tag_map, origin=origin)
         if RUN_NAME_TAG in tag_map:
             Run.objects.filter(pk=run.pk).update(name=tag_map[RUN_NAME_TAG][:200])
+
+
+def _finite(points: list[dict]) -> tuple[list[dict], set[str]]:
+    """MLflow stores NaN and infinite values; Flowdeck's ingest refuses them. Refusing the
+    batch would crash a training script whose loss went NaN once, so those points are left
+    out and their keys named in the run's ``flowdeck.nonfinite_dropped`` tag instead."""
+    kept, dropped = [], set()
+    for p in points:
+        value = p["value"]
+        if isinstance(value, float) and not math.isfinite(value):
+            dropped.add(str(p["key"]))
+        else:
+            kept.append(p)
+    return kept, dropped
 
 
 def tag_delete(*, run: Run, key: str) -> None:

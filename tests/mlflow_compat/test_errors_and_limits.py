@@ -96,3 +96,12 @@ def test_it_pages_metric_history_and_samples_intervals(mlflow_env):
     ranged = mlflow_env.call("GET", "metrics/get-history-bulk-interval", params={
         "run_ids": [run.info.run_id], "metric_key": "loss", "start_step": 10, "end_step": 19, "max_results": 5}).json()
     assert [m["step"] for m in ranged["metrics"]] == [10, 12, 14, 17, 19]
+
+
+def test_a_nan_metric_does_not_stop_the_script(mlflow_env):
+    with mlflow.start_run() as run:
+        mlflow.log_metric("loss", float("nan"), step=0)
+        mlflow.log_metrics({"loss": 0.5, "acc": float("inf")}, step=1)
+    got = MlflowClient().get_run(run.info.run_id)
+    assert got.data.metrics == {"loss": 0.5}
+    assert got.data.tags["flowdeck.nonfinite_dropped"] == "acc,loss"
