@@ -60,3 +60,46 @@ def test_it_registers_versions_with_aliases_and_tags(mlflow_env):
     with pytest.raises(MlflowException) as exists:
         client.create_registered_model("adder")
     assert exists.value.error_code == "RESOURCE_ALREADY_EXISTS"
+
+
+def test_it_edits_renames_and_deletes_registry_entries(mlflow_env):
+    client = MlflowClient()
+    client.create_registered_model("churn", tags={"team": "cv"}, description="first")
+    client.update_registered_model("churn", description="second")
+    with mlflow.start_run() as run:
+        mlflow.log_text("w", "model/weights.txt")
+    source = f"{run.info.artifact_uri}/model"
+    v1 = client.create_model_version("churn", source, run_id=run.info.run_id)
+    v2 = client.create_model_version("churn", source, run_id=run.info.run_id, description="better")
+    assert (v1.version, v2.version, v2.run_id) == ("1", "2", run.info.run_id)
+    client.update_model_version("churn", "2", description="best")
+    client.transition_model_version_stage("churn", "2", "Production")
+    assert client.get_model_version("churn", "2").current_stage == "Production"
+    assert client.get_model_version_download_uri("churn", "1") == source
+    assert [v.version for v in client.get_latest_versions("churn", stages=["Production"])] == ["2"]
+    client.rename_registered_model("churn", "churn-v2")
+    model = client.get_registered_model("churn-v2")
+    assert (model.description, model.tags) == ("second", {"team": "cv"})
+    client.delete_model_version("churn-v2", "1")
+    assert [v.version for v in client.search_model_versions("name = 'churn-v2'")] == ["2"]
+    assert mlflow.artifacts.load_text(client.get_model_version_download_uri("churn-v2", "2") + "/weights.txt") == "w"
+    client.delete_registered_model("churn-v2")
+    with pytest.raises(MlflowException) as gone:
+        client.get_registered_model("churn-v2")
+    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_it_tags_and_deletes_logged_models(mlflow_env):
+    client = MlflowClient()
+    experiment_id = mlflow.set_experiment("logged").experiment_id
+    model = client.create_logged_model(experiment_id, name="plain", params={"depth": "3"}, tags={"a": "1"})
+    client.set_logged_model_tags(model.model_id, {"b": "2"})
+    client.delete_logged_model_tag(model.model_id, "a")
+    got = client.get_logged_model(model.model_id)
+    assert (got.tags, got.params, got.status) == ({"b": "2"}, {"depth": "3"}, "PENDING")
+    client.finalize_logged_model(model.model_id, "READY")
+    assert client.get_logged_model(model.model_id).status == "READY"
+    client.delete_logged_model(model.model_id)
+    with pytest.raises(MlflowException) as gone:
+        client.get_logged_model(model.model_id)
+    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
