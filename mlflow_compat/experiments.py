@@ -7,6 +7,9 @@ team namespace as ``<team>/<name>``, and creating ``<team>/<name>`` puts it in t
 """
 from __future__ import annotations
 
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -206,7 +209,10 @@ def _clause_q(clause: Clause) -> Q:
         return _text_q("name", clause)
     if clause.key in ("creation_time", "last_update_time"):
         column = _ORDER_FIELDS[clause.key]
-        moment = timezone.datetime.fromtimestamp(float(clause.values[0]) / 1000, tz=timezone.utc)
+        try:
+            moment = datetime.fromtimestamp(float(clause.values[0]) / 1000, tz=dt_timezone.utc)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise invalid(f"{clause.key} compares with milliseconds since the epoch, got {clause.values[0]!r}.") from None
         lookup = {"=": "", ">": "__gt", ">=": "__gte", "<": "__lt", "<=": "__lte"}.get(clause.op)
         if lookup is None:
             raise invalid(f"Invalid comparator '{clause.op}' for {clause.key}.")

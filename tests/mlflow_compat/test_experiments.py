@@ -34,6 +34,9 @@ def test_it_manages_experiments(mlflow_env):
     assert [e.name for e in client.search_experiments(filter_string="name LIKE 'exp%'")] == ["exp-b"]
     assert [e.name for e in client.search_experiments(filter_string="tags.stage = 'dev'")] == ["exp-b"]
     assert [e.name for e in client.search_experiments(order_by=["name ASC"], max_results=2)] == ["Default", "exp-b"]
+    since = client.get_experiment(exp_id).creation_time
+    assert "exp-b" in {e.name for e in client.search_experiments(filter_string=f"creation_time >= {since}")}
+    assert client.search_experiments(filter_string=f"creation_time < {since}") == []
     client.delete_experiment(exp_id)
     assert client.get_experiment(exp_id).lifecycle_stage == "deleted"
     assert "exp-b" not in {e.name for e in client.search_experiments()}
