@@ -38,6 +38,10 @@ def test_it_filters_like_mlflow(five_runs):
     assert set(_ids(client.search_runs([exp], "tags.team != 'cv'"))) == {ids[0], ids[2], ids[4]}
     assert set(_ids(client.search_runs([exp], f"attributes.run_id IN ('{ids[0]}', '{ids[1]}')"))) == {ids[0], ids[1]}
     assert _ids(client.search_runs([exp], "metrics.acc >= 0.9 and attributes.status = 'FINISHED'")) == []
+    started = client.get_run(ids[2]).info.start_time
+    assert set(_ids(client.search_runs([exp], f"attributes.start_time >= {started}"))) == set(ids[2:])
+    assert _ids(client.search_runs([exp], "attributes.start_time < 1000")) == []
+    assert _ids(client.search_runs([exp], "attributes.user_id = 'alice'", order_by=["attributes.start_time ASC"])) == ids
 
 
 def test_it_orders_and_pages(five_runs):
