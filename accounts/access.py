@@ -9,7 +9,8 @@ Rules:
   whoever can see it but may not change it gets 403.
 - A run is visible to members of its namespace; it may be changed by its creator and
   by editors and admins of its namespace. An experiment is visible to members of its
-  namespace; tracking runs into one needs the editor or admin role there.
+  namespace; tracking runs into one needs the editor or admin role there. MLflow registered
+  models (mlflow_compat) follow the experiments' rule.
 - A run-scoped token (given to step subprocesses) may log to its own run and nothing else.
 - Schedules and triggers are seen by the members of the namespace their runs go to, and
   managed by those who may start runs there (editors and admins).
@@ -84,6 +85,12 @@ def require_member(user: AbstractBaseUser | AnonymousUser, team: Team | None, *,
     """Forbidden unless ``user`` has any role in ``team`` (sharing something with a team)."""
     if team is None or role_in(user, team) is None:
         raise Forbidden(f"You are not a member of '{slug}', so you cannot {what} it.", field="namespace")
+
+
+def registered_model_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """A filter on MLflow registered models (mlflow_compat): seen by the members of their
+    namespace, like experiments; changed by its editors and admins (``require_write``)."""
+    return experiment_filter(user)
 
 
 def require_write(user: AbstractBaseUser, team: Team, *, what: str = "publish") -> None:

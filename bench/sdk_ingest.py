@@ -175,14 +175,19 @@ def mlflow_python() -> tuple[Path | None, str]:
     return peer_venv(MLFLOW_VENV, "import mlflow, psycopg2", ["mlflow", "psycopg2-binary"])
 
 
-def mlflow_server(python: Path, admin_url: str, database: str, tmp: Path, stack: ExitStack) -> tuple[str | None, str]:
-    """A stock MLflow tracking server (2 workers) on ``database``; (url, "") or (None, why)."""
+def mlflow_server(python: Path, admin_url: str, database: str, tmp: Path, stack: ExitStack, *,
+                  serve_artifacts: bool = False) -> tuple[str | None, str]:
+    """A stock MLflow tracking server (2 workers) on ``database``; (url, "") or (None, why).
+    With ``serve_artifacts`` it proxies artifacts itself (``--artifacts-destination``, the
+    ``mlflow-artifacts`` scheme) rather than handing clients a local folder to write to."""
     # psycopg2 named explicitly: MLflow otherwise asks SQLAlchemy for psycopg (3), not installed there.
     store = "postgresql+psycopg2://" + with_database(admin_url, database).split("://", 1)[1]
     port = free_port()
     log_path = tmp / "mlflow.log"
-    proc = spawn([str(python.parent / "mlflow"), "server", "--backend-store-uri", store, "--default-artifact-root",
-                  str(tmp / "mlruns"), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+    artifacts = ["--artifacts-destination", str(tmp / "mlartifacts")] if serve_artifacts else \
+        ["--default-artifact-root", str(tmp / "mlruns")]
+    proc = spawn([str(python.parent / "mlflow"), "server", "--backend-store-uri", store, *artifacts,
+                  "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
                  env={**os.environ, "PYTHONUNBUFFERED": "1"}, log_path=log_path)
     stack.callback(stop, proc)
     url = f"http://127.0.0.1:{port}"

@@ -63,6 +63,15 @@ def step_key(run_id: int, step: str, attempt: int, name: str) -> str:
     return f"runs/{run_id}/steps/{step}/{attempt}/{name}"
 
 
+def logged_model_key(model_id: str, path: str) -> str:
+    """A file of an MLflow logged model (mlflow_compat): ``mlflow/models/<id>/<path>``."""
+    return f"{logged_model_prefix(model_id)}{clean_relpath(path)}"
+
+
+def logged_model_prefix(model_id: str) -> str:
+    return f"mlflow/models/{clean_relpath(model_id, field='model_id')}/"
+
+
 def run_prefix(run_id: int) -> str:
     return f"runs/{run_id}/"
 
