@@ -144,7 +144,11 @@ class Metric(models.Model):
     origin = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["run", "key", "step"], name="metric_run_key_step")]
+        # In the order a history is read (step, then time), with the value included: a whole
+        # series is one index-only scan with no sort (bench/tracking.py: 100,000 points read in
+        # about a third of the time of the (run, key, step) index plus a sort).
+        indexes = [models.Index(fields=["run", "key", "step", "timestamp_ms"], include=["value"],
+                                name="metric_run_key_step_time")]
 
 
 class MetricSummary(models.Model):
