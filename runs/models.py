@@ -1,5 +1,8 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 
 class Experiment(models.Model):
@@ -178,15 +181,33 @@ class MetricSummary(models.Model):
         ordering = ["key"]
 
 
+# Values up to this length are in the (key, value) indexes that answer ``params.x = 'adam'``
+# and ``tags.team = 'cv'`` (a B-tree entry cannot hold a 6,000-character value).
+INDEXED_TEXT = 200
+
+
+def _short_value() -> Q:
+    return Q(LessThanOrEqual(Length("value"), INDEXED_TEXT))
+
+
 class RunParam(models.Model):
-    """A parameter logged during the run (workflow inputs live in ``Run.params``)."""
+    """A parameter logged during the run (workflow inputs live in ``Run.params``).
+
+    ``value_num`` is the value as a number when it reads as one (``runs.numbers.SQL_NUMBER``),
+    else NULL, written with it by ``log_batch``: ``params.lr > 0.01`` is an index range scan
+    on (key, value_num), not a cast of every run's text."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="logged_params")
     key = models.CharField(max_length=250)
     value = models.TextField()
+    value_num = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_run_param")]
+        indexes = [
+            models.Index(fields=["key", "value_num"], name="run_param_key_number"),
+            models.Index(fields=["key", "value"], condition=_short_value(), name="run_param_key_text"),
+        ]
         ordering = ["key"]
 
 
@@ -197,6 +218,7 @@ class RunTag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_run_tag")]
+        indexes = [models.Index(fields=["key", "value"], condition=_short_value(), name="run_tag_key_text")]
         ordering = ["key"]
 
 

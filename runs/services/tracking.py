@@ -11,6 +11,7 @@ from core import storage
 from core.errors import Conflict, InvalidInput, NotFound
 
 from ..models import Artifact, IngestBatch, Run, RunParam, RunTag
+from ..numbers import text_number
 from .metric_ingest import check_key, metrics_parse, points_store, summaries_update
 from .metric_ingest_pg import batch_claim
 
@@ -122,7 +123,7 @@ def _params_store(run: Run, params: dict[str, str]) -> None:
                 field="params",
             )
     RunParam.objects.bulk_create(
-        [RunParam(run=run, key=k, value=v) for k, v in params.items() if k not in existing]
+        [RunParam(run=run, key=k, value=v, value_num=text_number(v)) for k, v in params.items() if k not in existing]
     )
 
 
