@@ -205,8 +205,9 @@ class RunParam(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_run_param")]
         indexes = [
-            models.Index(fields=["key", "value_num"], name="run_param_key_number"),
-            models.Index(fields=["key", "value"], condition=_short_value(), name="run_param_key_text"),
+            # run_id included: the query's "id IN (SELECT run_id ...)" is an index-only scan.
+            models.Index(fields=["key", "value_num"], include=["run"], name="run_param_key_number"),
+            models.Index(fields=["key", "value"], include=["run"], condition=_short_value(), name="run_param_key_text"),
         ]
         ordering = ["key"]
 
@@ -218,7 +219,7 @@ class RunTag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_run_tag")]
-        indexes = [models.Index(fields=["key", "value"], condition=_short_value(), name="run_tag_key_text")]
+        indexes = [models.Index(fields=["key", "value"], include=["run"], condition=_short_value(), name="run_tag_key_text")]
         ordering = ["key"]
 
 
