@@ -194,8 +194,8 @@ class RunParam(models.Model):
     """A parameter logged during the run (workflow inputs live in ``Run.params``).
 
     ``value_num`` is the value as a number when it reads as one (``runs.numbers.SQL_NUMBER``),
-    else NULL, written with it by ``log_batch``: ``params.lr > 0.01`` is an index range scan
-    on (key, value_num), not a cast of every run's text."""
+    else NULL, written with it by ``log_batch``: ``params.lr > 0.01`` compares it, rather
+    than matching a pattern and casting each run's text for every query."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="logged_params")
     key = models.CharField(max_length=250)
@@ -206,7 +206,6 @@ class RunParam(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_run_param")]
         indexes = [
             # run_id included: the query's "id IN (SELECT run_id ...)" is an index-only scan.
-            models.Index(fields=["key", "value_num"], include=["run"], name="run_param_key_number"),
             models.Index(fields=["key", "value"], include=["run"], condition=_short_value(), name="run_param_key_text"),
         ]
         ordering = ["key"]

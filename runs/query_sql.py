@@ -90,7 +90,12 @@ class QueryBuilder:
         return Cast(KeyTextTransform(field.key, "params"), TextField())
 
     def number(self, field: Field):
-        """The same value as a number when it reads as one, else NULL (never a cast error)."""
+        """The same value as a number when it reads as one, else NULL (never a cast error).
+        A logged param's number was read at ingest (``RunParam.value_num``)."""
+        if field.kind == "param":
+            inputs = self.inputs_text(field)
+            logged = F(f"{self._join(field.kind, field.key)}__value_num")
+            return Case(When(IsNull(inputs, True), then=logged), default=_read_number(inputs), output_field=FloatField())
         return _read_number(self.text(field))
 
     def column(self, field: Field):
@@ -200,43 +205,25 @@ def _comparison(c: Comparison, b: QueryBuilder) -> Q:
     return _match(b.column(field), op, [v.raw for v in values])
 
 
-_SEMI = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte", "in": "in"}
-
-
 def _indexed(field: Field, op: str, values: list[QValue], b: QueryBuilder) -> Q | None:
-    """``params.lr > 0.01``, ``params.optimizer = adam``, ``tags.team in (cv, nlp)``: the runs
-    whose logged row matches, found through the (key, value_num) or (key, value) index as
-    ``id IN (SELECT run_id ...)``, rather than by joining every run's row and casting or
-    comparing it. A workflow param in ``Run.params`` is compared as before, and wins over
-    a logged one of the same name. None when the comparison has no such form (negations,
-    like, contains, a text too long for the index): the join answers those."""
-    if op not in _SEMI:
+    """``params.optimizer = adam`` or ``tags.team in (cv, nlp)``: the runs whose logged row
+    has the text, found through the short (key, value) index as ``id IN (SELECT run_id
+    ...)`` rather than by joining every run's row. A workflow param in ``Run.params`` is
+    compared as before, and wins over a logged one of the same name. None when the
+    comparison has no such form (numbers, negations, order, like, contains, a text too
+    long for the index): the join answers those. (Numbers go by the join too, on the
+    logged row's ``value_num``: measured, a semi-join there made the planner drop the walk
+    along a metric's index for a scan of every run.)"""
+    if op not in ("=", "in") or any(v.is_number or len(v.raw) > INDEXED_TEXT for v in values):
         return None
-    numbers = [v.value for v in values if v.is_number]
-    texts = [v.raw for v in values if not v.is_number]
-    if any(len(t) > INDEXED_TEXT for t in texts) or (op not in ("=", "in") and texts):
-        return None
-    lookup = _SEMI[op]
+    texts = [v.raw for v in values]
     model = RunParam if field.kind == "param" else RunTag
-    rows = model.objects.filter(key=field.key)
-    matched = Q(pk__in=[])
-    if numbers and field.kind == "param":
-        arg = numbers if op == "in" else numbers[0]
-        matched |= Q(pk__in=rows.filter(**{f"value_num__{lookup}": arg}).values("run_id"))
-    elif numbers:  # a tag read as a number: the join's cast answers it
-        return None
-    if texts:
-        short = rows.filter(Q(LessThanOrEqual(Length("value"), INDEXED_TEXT)), value__in=texts)
-        matched |= Q(pk__in=short.values("run_id"))
+    short = model.objects.filter(Q(LessThanOrEqual(Length("value"), INDEXED_TEXT)), key=field.key, value__in=texts)
+    matched = Q(pk__in=short.values("run_id"))
     if field.kind == "tag":
         return matched
     inputs = b.inputs_text(field)
-    from_inputs = Q(pk__in=[])
-    if numbers:
-        from_inputs |= _match(_read_number(inputs), "in" if op == "in" else op, numbers if op == "in" else numbers[:1])
-    if texts:
-        from_inputs |= _match(inputs, "in", texts)
-    return from_inputs | (Q(IsNull(inputs, True)) & matched)
+    return _match(inputs, "in", texts) | (Q(IsNull(inputs, True)) & matched)
 
 
 def _read_number(text):

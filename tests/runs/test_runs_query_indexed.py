@@ -1,7 +1,7 @@
-"""The runs query's indexed forms (``id IN (SELECT run_id ...)`` over (key, value_num) and
-(key, value)) answer exactly what the join answers: checked against each other, and on the
-edges (a workflow param beside a logged one of the same name, long texts, numbers written
-as text, tags compared as numbers)."""
+"""The runs query's indexed form for texts (``id IN (SELECT run_id ...)`` over (key, value))
+and its numbers read at ingest (``RunParam.value_num``) answer exactly what comparing each
+run's text answers, on the edges too (a workflow param beside a logged one of the same
+name, long texts, numbers written as text, tags compared as numbers)."""
 from __future__ import annotations
 
 import pytest
@@ -68,18 +68,23 @@ def test_indexed_and_joined_forms_agree(user, runs, q, expected):
 
 
 def test_the_indexed_form_is_used_where_it_can_be(user, runs):
-    comparison = parse("params.lr > 0.005")
-    assert _indexed(comparison.field, comparison.op, list(comparison.values), QueryBuilder()) is not None
-    for q in ("params.lr != 1", "params.note like 'x%'", f"params.note = {LONG}", "tags.n > 3"):
+    for q in ("params.optimizer = adam", "tags.team in (a, b)"):
+        c = parse(q)
+        assert _indexed(c.field, c.op, list(c.values), QueryBuilder()) is not None, q
+    for q in ("params.lr > 0.005", "params.lr != 1", "params.note like 'x%'", f"params.note = {LONG}", "tags.n > 3",
+              "params.optimizer in (adam, 3)"):
         c = parse(q)
         assert _indexed(c.field, c.op, list(c.values), QueryBuilder()) is None, q
     if connection.vendor == "postgresql":
         builder = QueryBuilder()
-        where = compile_query(parse("params.lr > 0.005 and tags.team = a"), builder)
+        where = compile_query(parse("params.optimizer = adam and tags.team = a"), builder)
         from runs.models import Run
 
         sql = str(builder.apply(Run.objects.all()).filter(where).query)
-        assert "value_num" in sql and "LEFT OUTER JOIN" not in sql
+        assert "LENGTH" in sql and "LEFT OUTER JOIN" not in sql
+        where = compile_query(parse("params.lr > 0.005"), builder)
+        sql = str(builder.apply(Run.objects.all()).filter(where).query)
+        assert "value_num" in sql
 
 
 def test_value_num_is_written_by_the_one_rule(runs):

@@ -36,10 +36,6 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill_value_num, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='runparam',
-            index=models.Index(fields=['key', 'value_num'], include=('run',), name='run_param_key_number'),
-        ),
-        migrations.AddIndex(
-            model_name='runparam',
             index=models.Index(condition=models.Q(django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('value'), 200)), fields=['key', 'value'], include=('run',), name='run_param_key_text'),
         ),
         migrations.AddIndex(
