@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
@@ -31,7 +32,10 @@ def exception_handler(exc, context):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         # A JSON body over DATA_UPLOAD_MAX_MEMORY_SIZE: the client should send smaller batches.
-        return Response(error_body("too_large", "The request body is too large; send it in smaller parts."), status=413)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = (f"The request body is over the server's limit of {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE); "
+                   "send it in smaller parts.") if limit else "The request body is too large; send it in smaller parts."
+        return Response(error_body("too_large", message), status=413)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, DjangoPermissionDenied):

@@ -6,11 +6,12 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.http import StreamingHttpResponse
+import orjson
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
@@ -49,16 +50,22 @@ def _filters(request) -> dict:
             "experiment": p.get("experiment") or None, "status": p.get("status") or None}
 
 
-def run_out(run) -> dict:
+def _when(value: datetime | None, tz) -> str | None:
+    """As DRF's DateTimeField writes a moment: in the current time zone, "Z" for UTC."""
+    if value is None:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def run_out(run, tz=None) -> dict:
     """``RunOut(run).data``, built directly: DRF's field machinery took most of the time of a
     1,000-run page (tests/runs/test_api_runs_table.py checks the two stay equal)."""
     version = run.asset_version
+    tz = tz or timezone.get_current_timezone()
 
-    def when(value):  # as DRF's DateTimeField writes it: in the current time zone, "Z" for UTC
-        if value is None:
-            return None
-        text = timezone.localtime(value).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    def when(value):
+        return _when(value, tz)
 
     return {
         "id": run.pk, "name": run.name, "workflow": version.asset.full_name if version else None,
@@ -70,14 +77,15 @@ def run_out(run) -> dict:
     }
 
 
-def runs_table_response(request) -> Response:
+def runs_table_response(request) -> HttpResponse:
     """The paginated list: RunOut for each run, plus ``values`` when ``columns`` is given."""
     raw_columns = request.query_params.get("columns")
     columns = parse_columns(raw_columns) if raw_columns is not None else []
     limit = min(_int(request, "limit", 50), MAX_LIMIT)
     offset = _int(request, "offset", 0)
     table = run_table(user=request.user, columns=columns, limit=limit, offset=offset, **_filters(request))
-    results = [run_out(run) for run in table.runs]
+    tz = timezone.get_current_timezone()
+    results = [run_out(run, tz) for run in table.runs]
     if raw_columns is not None:
         for row, run in zip(results, table.runs):
             row["values"] = table.values[run.pk]
@@ -90,7 +98,19 @@ def runs_table_response(request) -> Response:
             "results": results}
     if raw_columns is not None:
         body["columns"] = table.columns
-    return Response(body)
+    # orjson writes a 1,000-run page in a tenth of the time of DRF's renderer; the values
+    # that are moments (created, started) are written as DRF writes them.
+    return HttpResponse(orjson.dumps(body, default=lambda v: _json_value(v, tz), option=orjson.OPT_PASSTHROUGH_DATETIME),
+                        content_type="application/json")
+
+
+def _json_value(value: object, tz) -> object:
+    if isinstance(value, datetime):
+        return _when(value, tz)
+    return _DRF_JSON.default(value)  # what DRF's renderer would do with anything else (raises TypeError if nothing)
+
+
+_DRF_JSON = JSONEncoder()
 
 
 class _Echo:

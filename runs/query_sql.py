@@ -42,15 +42,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .metric_goal import metric_goal
-from .models import RunStatus
+from .models import INDEXED_TEXT, RunParam, RunStatus, RunTag
+from .numbers import MAX_NUMBER_TEXT, SQL_NUMBER
 from .query import BoolOp, Comparison, Field, QueryError
 from .query import Value as QValue
 
 MAX_JOINS = 30
-# Text a float8 cast takes without overflow or underflow: at most 100 characters and a two-digit
-# exponent. Plain quantifiers: bounded ones make PostgreSQL's regex engine many times slower.
-SQL_NUMBER = r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9][0-9]?)?$"
-MAX_NUMBER_TEXT = 100
 _ORDERED = {"=": Exact, "<": LessThan, "<=": LessThanOrEqual, ">": GreaterThan, ">=": GreaterThanOrEqual}
 _RELATIONS = {"metric": "metric_summaries", "param": "logged_params", "tag": "tags"}
 _RELATIVE = re.compile(r"-(\d{1,6})([smhdw])")
@@ -85,14 +82,21 @@ class QueryBuilder:
         """A param's or tag's value as text (a workflow param from ``Run.params`` first)."""
         logged = F(f"{self._join(field.kind, field.key)}__value")
         if field.kind == "param":
-            return Coalesce(Cast(KeyTextTransform(field.key, "params"), TextField()), logged)
+            return Coalesce(self.inputs_text(field), logged)
         return logged
 
+    def inputs_text(self, field: Field):
+        """A workflow param's value from ``Run.params`` as text (NULL if the run has none)."""
+        return Cast(KeyTextTransform(field.key, "params"), TextField())
+
     def number(self, field: Field):
-        """The same value as a number when it reads as one, else NULL (never a cast error)."""
-        text = self.text(field)
-        reads_as_number = Q(LessThanOrEqual(Length(text), MAX_NUMBER_TEXT)) & Q(Regex(text, SQL_NUMBER))
-        return Case(When(reads_as_number, then=Cast(text, FloatField())), default=None, output_field=FloatField())
+        """The same value as a number when it reads as one, else NULL (never a cast error).
+        A logged param's number was read at ingest (``RunParam.value_num``)."""
+        if field.kind == "param":
+            inputs = self.inputs_text(field)
+            logged = F(f"{self._join(field.kind, field.key)}__value_num")
+            return Case(When(IsNull(inputs, True), then=logged), default=_read_number(inputs), output_field=FloatField())
+        return _read_number(self.text(field))
 
     def column(self, field: Field):
         """The expression of a plain field (not params, metrics or tags)."""
@@ -167,6 +171,9 @@ def _comparison(c: Comparison, b: QueryBuilder) -> Q:
             raise QueryError(f"'{op}' does not apply to {field.name}, a number", c.pos)
         return _match(b.metric(field.key, field.agg), op, [_number(v, field) for v in values])
     if field.kind in ("param", "tag"):
+        indexed = _indexed(field, op, values, b)
+        if indexed is not None:
+            return indexed
         if text_ops:
             return _match(b.text(field), op, [v.raw for v in values])
         numbers = [v.value for v in values if v.is_number]
@@ -196,6 +203,32 @@ def _comparison(c: Comparison, b: QueryBuilder) -> Q:
             if v.raw not in RunStatus.values:
                 raise QueryError(f"Unknown status '{v.raw}' (one of {', '.join(RunStatus.values)})", v.pos)
     return _match(b.column(field), op, [v.raw for v in values])
+
+
+def _indexed(field: Field, op: str, values: list[QValue], b: QueryBuilder) -> Q | None:
+    """``params.optimizer = adam`` or ``tags.team in (cv, nlp)``: the runs whose logged row
+    has the text, found through the short (key, value) index as ``id IN (SELECT run_id
+    ...)`` rather than by joining every run's row. A workflow param in ``Run.params`` is
+    compared as before, and wins over a logged one of the same name. None when the
+    comparison has no such form (numbers, negations, order, like, contains, a text too
+    long for the index): the join answers those. (Numbers go by the join too, on the
+    logged row's ``value_num``: measured, a semi-join there made the planner drop the walk
+    along a metric's index for a scan of every run.)"""
+    if op not in ("=", "in") or any(v.is_number or len(v.raw) > INDEXED_TEXT for v in values):
+        return None
+    texts = [v.raw for v in values]
+    model = RunParam if field.kind == "param" else RunTag
+    short = model.objects.filter(Q(LessThanOrEqual(Length("value"), INDEXED_TEXT)), key=field.key, value__in=texts)
+    matched = Q(pk__in=short.values("run_id"))
+    if field.kind == "tag":
+        return matched
+    inputs = b.inputs_text(field)
+    return _match(inputs, "in", texts) | (Q(IsNull(inputs, True)) & matched)
+
+
+def _read_number(text):
+    reads_as_number = Q(LessThanOrEqual(Length(text), MAX_NUMBER_TEXT)) & Q(Regex(text, SQL_NUMBER))
+    return Case(When(reads_as_number, then=Cast(text, FloatField())), default=None, output_field=FloatField())
 
 
 def _number(v: QValue, field: Field) -> float:

@@ -228,7 +228,7 @@ def _points_copy(run: Run, batch: list[Series], origin: int | None) -> None:
                 copy.write(part)
 
 
-def _fold(s: Series) -> tuple:
+def fold(s: Series) -> tuple:
     """(last, last_step, min, min_step, max, max_step, count) of one key's points in a batch.
     ``last`` is the value at the largest step (the later point on a tie); a min or max
     step is the earliest step at which that value was reached."""
@@ -241,35 +241,43 @@ def _fold(s: Series) -> tuple:
     return values[at], top, lo, lo_step, hi, hi_step, len(values)
 
 
-def summaries_update(run: Run, batch: list[Series]) -> None:
-    """Fold a batch into the per-key summaries with one upsert. Every SET expression reads
-    the row as it was, so ``last`` follows the larger step whether the batch or the stored
-    summary has it, and a min or max step the earlier step on a tie; keys go in sorted
-    order so concurrent batches lock rows alike."""
-    if not batch:
-        return
+SUMMARY_COLUMNS = ("last", "last_step", "min", "min_step", "max", "max_step", "count")
+
+
+def summary_upsert_set() -> str:
+    """The ``ON CONFLICT ... DO UPDATE SET`` that folds a batch's summary (``EXCLUDED``) into
+    the stored one. Every SET expression reads the row as it was, so ``last`` follows the
+    larger step whether the batch or the stored summary has it, and a min or max step the
+    earlier step on a tie."""
     q = connection.ops.quote_name
-    table = q(MetricSummary._meta.db_table)
+    t, x = q(MetricSummary._meta.db_table), "EXCLUDED"
     greatest, least = ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
-    params: list = []
-    for s in sorted(batch, key=lambda s: s.key):
-        params.extend([run.pk, s.key, *_fold(s)])
-    last, last_step, lo, lo_step, hi, hi_step, count = (
-        q(c) for c in ("last", "last_step", "min", "min_step", "max", "max_step", "count"))
-    t, x = table, "EXCLUDED"
-    sql = (
-        f"INSERT INTO {t} (run_id, {q('key')}, {last}, {last_step}, {lo}, {lo_step}, {hi}, {hi_step}, {count}) "
-        f"VALUES {rows} ON CONFLICT (run_id, {q('key')}) DO UPDATE SET "
+    last, last_step, lo, lo_step, hi, hi_step, count = (q(c) for c in SUMMARY_COLUMNS)
+    return (
         f"{last} = CASE WHEN {x}.{last_step} >= {t}.{last_step} THEN {x}.{last} ELSE {t}.{last} END, "
         f"{last_step} = {greatest}({t}.{last_step}, {x}.{last_step}), "
         f"{lo_step} = CASE WHEN {x}.{lo} < {t}.{lo} OR {t}.{lo_step} IS NULL THEN {x}.{lo_step} "
         f"WHEN {x}.{lo} = {t}.{lo} THEN {least}({t}.{lo_step}, {x}.{lo_step}) ELSE {t}.{lo_step} END, "
         f"{hi_step} = CASE WHEN {x}.{hi} > {t}.{hi} OR {t}.{hi_step} IS NULL THEN {x}.{hi_step} "
         f"WHEN {x}.{hi} = {t}.{hi} THEN {least}({t}.{hi_step}, {x}.{hi_step}) ELSE {t}.{hi_step} END, "
-        f"{lo} = {least}({t}.{lo}, {x}.{lo}), "
-        f"{hi} = {greatest}({t}.{hi}, {x}.{hi}), "
-        f"{count} = {t}.{count} + {x}.{count}"
+        f"{lo} = {least}({t}.{lo}, {x}.{lo}), {hi} = {greatest}({t}.{hi}, {x}.{hi}), {count} = {t}.{count} + {x}.{count}"
+    )
+
+
+def summaries_update(run: Run, batch: list[Series]) -> None:
+    """Fold a batch into the per-key summaries with one upsert (the SQLite path; PostgreSQL
+    does it in the statement of ``metric_ingest_pg``). Keys go in sorted order so concurrent
+    batches lock rows alike."""
+    if not batch:
+        return
+    q = connection.ops.quote_name
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+    params: list = []
+    for s in sorted(batch, key=lambda s: s.key):
+        params.extend([run.pk, s.key, *fold(s)])
+    sql = (
+        f"INSERT INTO {q(MetricSummary._meta.db_table)} (run_id, {q('key')}, {', '.join(q(c) for c in SUMMARY_COLUMNS)}) "
+        f"VALUES {rows} ON CONFLICT (run_id, {q('key')}) DO UPDATE SET {summary_upsert_set()}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -11,7 +11,9 @@ from core import storage
 from core.errors import Conflict, InvalidInput, NotFound
 
 from ..models import Artifact, IngestBatch, Run, RunParam, RunTag
+from ..numbers import text_number
 from .metric_ingest import check_key, metrics_parse, points_store, summaries_update
+from .metric_ingest_pg import batch_claim
 
 MAX_VALUE = 6000
 MAX_PARAMS_PER_BATCH = 1_000
@@ -51,18 +53,39 @@ def log_batch(
     clean_params = {check_key(k, "param"): _text(v, k, "param") for k, v in params.items()}
     clean_tags = {check_key(k, "tag"): _text(v, k, "tag") for k, v in tags.items()}
 
+    batch_id = str(batch_id)[:64] if batch_id else None
+    if series and connection.vendor == "postgresql":
+        return _store_pg(run, series, clean_params, clean_tags, batch_id, origin)
     with transaction.atomic():
         if series:
             _run_hold(run)
-        if batch_id and not _batch_claim(run, str(batch_id)[:64]):
+        if batch_id and not _batch_claim(run, batch_id):
             return False
         _params_store(run, clean_params)
-        for key, value in clean_tags.items():
-            RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
+        _tags_store(run, clean_tags)
         if series:
             points_store(run, series, origin)
             summaries_update(run, series)
     return True
+
+
+def _store_pg(run: Run, series: list, params: dict[str, str], tags: dict[str, str], batch_id: str | None,
+              origin: int | None) -> bool:
+    # The hot path: one statement for the run, the batch id and the summaries, one COPY.
+    with transaction.atomic():
+        held, stored = batch_claim(run.pk, series, batch_id=batch_id)
+        if stored:
+            _params_store(run, params)
+            _tags_store(run, tags)
+            points_store(run, series, origin)
+    if not held:
+        raise NotFound(f"Run {run.pk} was not found.")
+    return stored
+
+
+def _tags_store(run: Run, tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        RunTag.objects.update_or_create(run=run, key=key, defaults={"value": value})
 
 
 def _batch_claim(run: Run, batch_id: str) -> bool:
@@ -100,7 +123,7 @@ def _params_store(run: Run, params: dict[str, str]) -> None:
                 field="params",
             )
     RunParam.objects.bulk_create(
-        [RunParam(run=run, key=k, value=v) for k, v in params.items() if k not in existing]
+        [RunParam(run=run, key=k, value=v, value_num=text_number(v)) for k, v in params.items() if k not in existing]
     )
 
 

@@ -205,7 +205,8 @@ def test_a_later_point_on_the_same_step_wins_the_summary(client, run):
 def test_a_body_over_the_upload_limit_gets_413_not_500(client, run, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
     body = {"metrics": [{"key": "loss", "value": 0.5, "step": i} for i in range(1000)]}
-    assert_error(client.post(url(run.pk), body, format="json"), 413, "too_large")
+    error = assert_error(client.post(url(run.pk), body, format="json"), 413, "too_large")
+    assert "limit of 10,000 bytes" in error["message"]
     assert not Metric.objects.exists()
 
 
