@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from accounts.access import can_change_run
+from accounts.services import Action, audit_record
 from core import storage
 from core.errors import Conflict, Forbidden, InvalidInput
 from flowdeck.expr import parse as parse_expr
@@ -102,5 +103,7 @@ def run_delete(*, user: AbstractBaseUser, run: Run) -> int:
                        "delete those first.")
     with transaction.atomic():
         Run.objects.filter(pk=run_id).delete()
+        audit_record(actor=user, action=Action.RUN_DELETE, team=run.namespace_id, target_type="run",
+                     target=str(run_id), data={"workflow": str(run.asset_version) if run.asset_version_id else ""})
     # After the rows: a crash here leaves unreferenced files, never rows without files.
     return sum(storage.delete_prefix(storage.run_prefix(i)) for i in run_ids)

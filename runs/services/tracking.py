@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import storage
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, FlowdeckError, InvalidInput, NotFound
 
 from ..models import Artifact, IngestBatch, Run, RunParam, RunTag
 from .metric_ingest import check_key, metrics_parse, points_store, summaries_update
@@ -105,8 +105,16 @@ def _params_store(run: Run, params: dict[str, str]) -> None:
 
 
 # --- artifacts --------------------------------------------------------------------------------
+def _storage_check(run: Run, adding: int) -> None:
+    from accounts.models import Team
+    from accounts.services import quota_storage_check
+
+    quota_storage_check(team=Team.objects.get(pk=run.namespace_id), adding=adding, what="this artifact")
+
+
 def artifact_upload_target(*, run: Run, path: str) -> dict:
     """Where a client should PUT an artifact's bytes: a presigned S3 URL, or the server."""
+    _storage_check(run, 1)  # a team already at its storage quota gets no upload URL
     key = storage.artifact_key(run.pk, path)
     return {"path": storage.clean_relpath(path), "url": storage.upload_url(key)}
 
@@ -147,6 +155,7 @@ def artifact_multipart_start(*, run: Run, path: str, size: int, part_size: int |
     part = min(max(wished, MULTIPART_MIN_PART), MULTIPART_MAX_PART)
     part = max(part, -(-size // MULTIPART_MAX_PARTS))  # large enough for at most 10,000 parts
     count = -(-size // part)
+    _storage_check(run, size)
     key = storage.artifact_key(run.pk, path)
     upload_id = storage.multipart_start(key)
     urls = storage.multipart_part_urls(key, upload_id, count)
@@ -185,5 +194,13 @@ def artifact_multipart_abort(*, run: Run, path: str, upload_id: str) -> None:
 
 
 def _artifact_record(run: Run, path: str, size: int) -> Artifact:
+    # Every stored artifact passes here: bytes past the team's storage quota are deleted again.
+    before = Artifact.objects.filter(run=run, path=path).values_list("size", flat=True).first() or 0
+    try:
+        _storage_check(run, size - before)
+    except FlowdeckError:
+        if not before:
+            storage.delete(storage.artifact_key(run.pk, path))
+        raise
     artifact, _ = Artifact.objects.update_or_create(run=run, path=path, defaults={"size": size})
     return artifact
