@@ -8,6 +8,8 @@ from rest_framework.views import APIView
 from accounts.access import writable_teams
 from core.errors import NotAuthenticated
 
+from .ratelimit import auth_failed, auth_throttle
+from .request_context import client_ip
 from .services import token_create
 
 
@@ -52,8 +54,11 @@ class TokenLoginApi(APIView):
     def post(self, request):
         data = TokenIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
+        username, ip = data.validated_data["username"], client_ip(request)
+        auth_throttle(ip=ip, username=username, endpoint="login")
+        user = authenticate(request, username=username, password=data.validated_data["password"])
         if user is None:
+            auth_failed(ip=ip, username=username, endpoint="login")
             raise NotAuthenticated("Wrong username or password.")
         token, plaintext = token_create(user=user, name=data.validated_data["name"])
         return Response({"token": plaintext, "prefix": token.prefix, "name": token.name}, status=201)
