@@ -9,8 +9,8 @@ Rules:
   whoever can see it but may not change it gets 403.
 - A run (and so its steps, logs, metrics and artifacts) is visible to the members of its
   namespace, and only them: a member who leaves loses sight of the runs they made there.
-  Editors start runs and stop, retry and delete their own; admins change any run of
-  their namespace. An experiment is visible to members of its namespace; tracking runs
+  Editors and admins start, stop and retry runs there; editors delete their own runs,
+  admins any. An experiment is visible to members of its namespace; tracking runs
   into one needs the editor or admin role there.
 - A team (and its members, usage and quotas) is visible to its members and site admins
   (``is_staff``). Its admins manage members, service tokens and settings, and read its
@@ -90,6 +90,13 @@ def require_asset_write(user: AbstractBaseUser | AnonymousUser, asset, *, what: 
 
 
 def can_change_run(user: AbstractBaseUser, run) -> bool:
+    """Stop, retry, end or log to a run: editors and admins of its namespace (a creator who
+    has become a viewer, or left, no longer may)."""
+    return role_in(user, run.namespace) in WRITE_ROLES
+
+
+def can_delete_run(user: AbstractBaseUser, run) -> bool:
+    """Deleting loses data: editors delete their own runs, admins any run of the namespace."""
     role = role_in(user, run.namespace)
     return role == Membership.Role.ADMIN or (role == Membership.Role.EDITOR and run.created_by_id == user.pk)
 

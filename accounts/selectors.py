@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.errors import Forbidden, InvalidInput, NotFound
@@ -19,7 +19,7 @@ from .models import ApiToken, AuditEntry, Membership, Team
 
 def team_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     """The teams ``user`` belongs to (shared teams first, then the personal namespace)."""
-    return Team.objects.filter(team_filter(user)).order_by("personal_of_id", "slug")
+    return Team.objects.filter(team_filter(user)).order_by(F("personal_of_id").asc(nulls_first=True), "slug")
 
 
 def team_get(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Team:
@@ -30,7 +30,7 @@ def team_get(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Team:
     return team
 
 
-def team_members(*, team: Team) -> QuerySet[Membership]:
+def team_members(*, team: Team) -> list[Membership]:
     """The people in the team (service-token accounts left out), admins first."""
     order = {"admin": 0, "editor": 1, "viewer": 2}
     members = list(team.memberships.filter(service=False).select_related("user").order_by("user__username"))

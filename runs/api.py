@@ -51,6 +51,15 @@ def _token(request):
     return request.auth if hasattr(request.auth, "scopes") else None
 
 
+def _run_namespace(slug: str | None) -> Team | None:
+    if not slug:
+        return None
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise NotFound(f"Namespace '{slug}' does not exist.", field="namespace")
+    return team  # run_start checks the editor role there
+
+
 class RunsApi(APIView):
     required_scope = "run"
     pagination_class = LimitOffsetPagination  # a plain APIView has none of its own
@@ -71,12 +80,13 @@ class RunsApi(APIView):
         namespace, name, version = parse_asset_ref(v["workflow"])
         asset = asset_get(user=request.user, namespace=namespace, name=name)
         found = version_get(asset=asset, version=version)
+        team = _run_namespace(v.get("namespace"))
         if "steps" in v or "source_run" in v:
             source = run_get(user=request.user, run_id=v["source_run"]) if "source_run" in v else None
             run = run_start_partial(user=request.user, version=found, steps=v.get("steps"), source_run=source,
-                                    params=v["params"], name=v["name"])
+                                    params=v["params"], name=v["name"], namespace=team)
         else:
-            run = run_start(user=request.user, version=found, params=v["params"], name=v["name"])
+            run = run_start(user=request.user, version=found, params=v["params"], name=v["name"], namespace=team)
         return Response(RunDetailOut(run).data, status=201)
 
 

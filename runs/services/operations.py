@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from accounts.access import can_change_run
+from accounts.access import can_change_run, can_delete_run
 from accounts.services import Action, audit_record
 from core import storage
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -88,7 +88,8 @@ def run_copy(*, user: AbstractBaseUser, run: Run, params: dict | None = None, na
 
 def run_delete(*, user: AbstractBaseUser, run: Run) -> int:
     """Delete a finished run's records and its stored files. Returns how many files were removed."""
-    _require_change(user, run, "delete")
+    if not can_delete_run(user, run):
+        raise Forbidden(f"You may not delete run {run.pk}: editors delete their own runs, admins any.")
     if not run.is_final:
         raise Conflict(f"Run {run.pk} is {run.status}; stop it before deleting it.")
     subrun_parent_guard(run, what="delete")
