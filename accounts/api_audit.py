@@ -5,6 +5,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from .selectors import EXPORT_FORMATS, audit_export, audit_list, audit_row, team_get
@@ -41,6 +42,10 @@ class TeamAuditApi(APIView):
 
 class TeamAuditExportApi(APIView):
     required_scope = "admin"
+
+    def perform_content_negotiation(self, request, force=False):
+        # ?format= names the export's format, not one of DRF's renderers (as the metric export).
+        return JSONRenderer(), JSONRenderer.media_type
 
     @extend_schema(parameters=[*FILTER_PARAMETERS, OpenApiParameter("format", str, enum=list(EXPORT_FORMATS))],
                    responses={(200, "text/csv"): OpenApiTypes.STR}, summary="Export a team's audit log (CSV or JSON lines)")

@@ -122,6 +122,9 @@ def artifact_upload_target(*, run: Run, path: str) -> dict:
 def artifact_put(*, run: Run, path: str, content: IO[bytes] | bytes) -> Artifact:
     """Store bytes sent through the server (local storage, or clients without S3 access)."""
     key = storage.artifact_key(run.pk, path)
+    known = len(content) if isinstance(content, bytes | bytearray) else getattr(content, "size", None)
+    if known:  # refused before a byte is stored, when the size is known up front
+        _storage_check(run, known - _stored_size(run, storage.clean_relpath(path)))
     size = storage.put(key, content)
     return _artifact_record(run, storage.clean_relpath(path), size)
 
@@ -193,9 +196,13 @@ def artifact_multipart_abort(*, run: Run, path: str, upload_id: str) -> None:
         storage.multipart_abort(storage.artifact_key(run.pk, path), upload_id)
 
 
+def _stored_size(run: Run, path: str) -> int:
+    return Artifact.objects.filter(run=run, path=path).values_list("size", flat=True).first() or 0
+
+
 def _artifact_record(run: Run, path: str, size: int) -> Artifact:
     # Every stored artifact passes here: bytes past the team's storage quota are deleted again.
-    before = Artifact.objects.filter(run=run, path=path).values_list("size", flat=True).first() or 0
+    before = _stored_size(run, path)
     try:
         _storage_check(run, size - before)
     except FlowdeckError:
