@@ -28,7 +28,7 @@ def audit_entries(request, slug: str):
 
 
 class TeamAuditApi(APIView):
-    required_scope = "admin"
+    required_scope = read_scope = "admin"
     pagination_class = LimitOffsetPagination
 
     @extend_schema(parameters=[*FILTER_PARAMETERS, OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
@@ -41,7 +41,7 @@ class TeamAuditApi(APIView):
 
 
 class TeamAuditExportApi(APIView):
-    required_scope = "admin"
+    required_scope = read_scope = "admin"
 
     def perform_content_negotiation(self, request, force=False):
         # ?format= names the export's format, not one of DRF's renderers (as the metric export).

@@ -22,7 +22,8 @@ def _caller_token(request):
 
 
 class TokensApi(APIView):
-    required_scope = "admin"  # a token that makes tokens must itself be an admin token
+    # Tokens that list, make or revoke tokens must themselves be admin tokens.
+    required_scope = read_scope = "admin"
 
     @extend_schema(parameters=[OpenApiParameter("team", str, description="A team slug: its service tokens (admins)")],
                    responses=TokenOut(many=True), summary="My personal tokens, or a team's service tokens")
@@ -62,7 +63,7 @@ class TokensApi(APIView):
 
 
 class TokenDetailApi(APIView):
-    required_scope = "admin"
+    required_scope = read_scope = "admin"
 
     @extend_schema(responses=TokenOut, summary="A token")
     def get(self, request, token_id: int):

@@ -5,7 +5,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import F, Q, QuerySet
@@ -74,9 +74,7 @@ def _when(value: str, *, field: str, end: bool = False) -> datetime:
             raise InvalidInput(f"'{value}' is not a date or an ISO 8601 time.", field=field)
         parsed = datetime.combine(day, datetime.max.time() if end else datetime.min.time())
     if parsed.tzinfo is None:
-        from django.utils import timezone
-
-        parsed = timezone.make_aware(parsed, timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
