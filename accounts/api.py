@@ -38,7 +38,7 @@ class TokenIn(serializers.Serializer):
     name = serializers.CharField(default="cli", max_length=100)
 
 
-class TokenOut(serializers.Serializer):
+class LoginTokenOut(serializers.Serializer):
     token = serializers.CharField()
     prefix = serializers.CharField()
     name = serializers.CharField()
@@ -50,7 +50,7 @@ class TokenLoginApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenIn, responses={201: TokenOut}, summary="Create a token with a password")
+    @extend_schema(request=TokenIn, responses={201: LoginTokenOut}, summary="Create a token with a password")
     def post(self, request):
         data = TokenIn(data=request.data)
         data.is_valid(raise_exception=True)

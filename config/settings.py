@@ -273,6 +273,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several components have a "status" (runs, steps, deliveries) or "visibility" field:
+    # named enums keep the schema stable (and `check --deploy` free of warnings).
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "runs.models.RunStatus",
+        "StepStatusEnum": "runs.models.StepStatus",
+        "VisibilityEnum": "registry.models.Visibility",
+    },
 }
 
 # --- Production hardening (defaults on with FLOWDECK_ENV=production) --------------------------
