@@ -1,6 +1,7 @@
 """Team pages: the list, one team (members, usage, quotas, service tokens) and its audit log."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -51,6 +52,14 @@ def teams_page(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/teams.html", {"teams": teams, "form": form}, status=400 if form.errors else 200)
 
 
+def _quota_form(team: Team) -> QuotaForm:
+    form = QuotaForm(initial={f: getattr(team, f) for f in QuotaForm.base_fields})
+    for name, field in form.fields.items():  # an empty field means the site default: say what it is
+        default = getattr(settings, f"FLOWDECK_QUOTA_{name.upper()}")
+        field.widget.attrs["placeholder"] = f"site default: {default or 'no limit'}"
+    return form
+
+
 def team_context(request: HttpRequest, team: Team, **extra) -> dict:
     admin = can_manage_team(request.user, team)
     usage, limits = team_usage(team=team), quota_limits(team)
@@ -66,7 +75,7 @@ def team_context(request: HttpRequest, team: Team, **extra) -> dict:
         "storage_used": human_bytes(usage.storage_bytes),
         "storage_limit": human_bytes(limits.max_storage_bytes) if limits.max_storage_bytes else "",
         "member_form": MemberForm(),
-        "quota_form": QuotaForm(initial={f: getattr(team, f) for f in QuotaForm.base_fields}),
+        "quota_form": _quota_form(team),
         "settings_form": TeamSettingsForm(initial={"display_name": team.display_name, "description": team.description}),
         "token_form": TokenForm(prefix="svc"),
         "now": timezone.now(),
