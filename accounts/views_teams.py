@@ -1,6 +1,9 @@
 """Team pages: the list, one team (members, usage, quotas, service tokens) and its audit log."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,10 +14,10 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.errors import FlowdeckError
+from core.errors import FlowdeckError, InvalidInput
 from core.views import domain_errors
 
-from .access import can_manage_quota, can_manage_team, can_read_audit
+from .access import can_manage_quota, can_manage_team, can_read_audit, team_filter
 from .api_audit import FILTERS
 from .forms import MemberForm, QuotaForm, TeamForm, TeamSettingsForm, TokenForm
 from .models import Team
@@ -93,76 +96,64 @@ def team_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "accounts/team.html", team_context(request, team))
 
 
-def _done(request: HttpRequest, team: Team, action) -> HttpResponse:
-    """Run ``action``; a domain error becomes a message on the team page, not an error page."""
-    try:
-        note = action()
-    except FlowdeckError as exc:
-        messages.error(request, exc.message)
-    else:
-        if note:
-            messages.success(request, note)
-    return redirect("team", slug=team.slug)
+def team_post(view: Callable[..., str]) -> Callable[..., HttpResponse]:
+    """A POST from one of the team page's forms: signed in, the team resolved (404 when the
+    user may not see it), and back to the team page with the view's note, or with the
+    domain error's message instead of an error page (to the team list if the user has just
+    left the team)."""
 
-
-@require_POST
-@login_required
-@domain_errors
-def team_member_add(request: HttpRequest, slug: str) -> HttpResponse:
-    team = team_get(user=request.user, slug=slug)
-    form = MemberForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Give a username and a role.")
+    @require_POST
+    @login_required
+    @domain_errors
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, slug: str, **kwargs) -> HttpResponse:
+        team = team_get(user=request.user, slug=slug)
+        try:
+            messages.success(request, view(request, team, **kwargs))
+        except FlowdeckError as exc:
+            messages.error(request, exc.message)
+        if not Team.objects.filter(team_filter(request.user), pk=team.pk).exists():
+            return redirect("teams")
         return redirect("team", slug=team.slug)
-    data = form.cleaned_data
-    return _done(request, team, lambda: membership_set(team=team, user=data["username"], role=data["role"],
-                                                       actor=request.user) and
-                 f"{data['username']} is now {data['role']} of '{team.slug}'.")
+
+    return wrapper
 
 
-@require_POST
-@login_required
-@domain_errors
-def team_member_change(request: HttpRequest, slug: str, username: str) -> HttpResponse:
-    team = team_get(user=request.user, slug=slug)
+def _valid(form, message: str):
+    if not form.is_valid():
+        raise InvalidInput(message)
+    return form.cleaned_data
+
+
+@team_post
+def team_member_add(request: HttpRequest, team: Team) -> str:
+    data = _valid(MemberForm(request.POST), "Give a username and a role.")
+    membership_set(team=team, user=data["username"], role=data["role"], actor=request.user)
+    return f"{data['username']} is now {data['role']} of '{team.slug}'."
+
+
+@team_post
+def team_member_change(request: HttpRequest, team: Team, username: str) -> str:
     if request.POST.get("action") == "remove":
-        def action():
-            membership_remove(team=team, user=username, actor=request.user)
-            return f"{username} was removed from '{team.slug}'."
-    else:
-        role = request.POST.get("role", "")
-
-        def action():
-            membership_set(team=team, user=username, role=role, actor=request.user)
-            return f"{username} is now {role} of '{team.slug}'."
-    response = _done(request, team, action)
-    if request.user.get_username() == username and request.POST.get("action") == "remove":
-        return redirect("teams")  # left the team: its page is no longer theirs to see
-    return response
+        membership_remove(team=team, user=username, actor=request.user)
+        return f"{username} was removed from '{team.slug}'."
+    role = request.POST.get("role", "")
+    membership_set(team=team, user=username, role=role, actor=request.user)
+    return f"{username} is now {role} of '{team.slug}'."
 
 
-@require_POST
-@login_required
-@domain_errors
-def team_quota(request: HttpRequest, slug: str) -> HttpResponse:
-    team = team_get(user=request.user, slug=slug)
-    form = QuotaForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Quotas are whole numbers of at least 0 (0: no limit; empty: the site default).")
-        return redirect("team", slug=team.slug)
-    return _done(request, team, lambda: quota_set(actor=request.user, team=team, **form.cleaned_data)
-                 and "Quotas saved.")
+@team_post
+def team_quota(request: HttpRequest, team: Team) -> str:
+    data = _valid(QuotaForm(request.POST), "Quotas are whole numbers of at least 0 (0: no limit; empty: the site default).")
+    quota_set(actor=request.user, team=team, **data)
+    return "Quotas saved."
 
 
-@require_POST
-@login_required
-@domain_errors
-def team_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    team = team_get(user=request.user, slug=slug)
-    form = TeamSettingsForm(request.POST)
-    form.is_valid()
-    return _done(request, team, lambda: team_update(actor=request.user, team=team, **form.cleaned_data)
-                 and "Settings saved.")
+@team_post
+def team_settings(request: HttpRequest, team: Team) -> str:
+    data = _valid(TeamSettingsForm(request.POST), "The display name is at most 128 characters.")
+    team_update(actor=request.user, team=team, **data)
+    return "Settings saved."
 
 
 @require_GET

@@ -22,6 +22,11 @@ from .services import service_token_create, token_create, token_revoke
 from .views_teams import team_context
 
 
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"  # the page may hold a token's plaintext
+    return response
+
+
 def _expiry(form: TokenForm):
     days = form.cleaned_data.get("expires_in_days")
     return timezone.now() + timedelta(days=days) if days else None
@@ -50,9 +55,7 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
         status = 400 if form.errors else status
     context["tokens"] = tokens_of(user=request.user)
     context["now"] = timezone.now()
-    response = render(request, "accounts/tokens.html", context, status=status)
-    response["Cache-Control"] = "no-store"  # the page may hold a plaintext token
-    return response
+    return _no_store(render(request, "accounts/tokens.html", context, status=status))
 
 
 @require_POST
@@ -72,10 +75,8 @@ def team_token_create(request: HttpRequest, slug: str) -> HttpResponse:
         extra = {"new_token": token, "plaintext": plaintext}
     else:
         extra = {"token_form": form}
-    response = render(request, "accounts/team.html", team_context(request, team, **extra),
-                      status=400 if form.errors else 200)
-    response["Cache-Control"] = "no-store"
-    return response
+    return _no_store(render(request, "accounts/team.html", team_context(request, team, **extra),
+                            status=400 if form.errors else 200))
 
 
 @require_POST
