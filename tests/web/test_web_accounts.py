@@ -120,3 +120,26 @@ def test_a_team_admin_makes_a_service_token_on_the_team_page(client, user):
     assert "Service tokens" in page and f"{token.prefix}…" in page
     # The token's account is not listed among the members.
     assert token.user.username not in page.split("Service tokens")[0]
+
+
+def test_the_run_form_starts_a_run_in_a_team_and_says_when_it_waits(client, user):
+    from accounts.services import quota_set
+    from runs.models import Run
+    from tests.factories import publish
+
+    team = team_create(slug="acme", owner=user)
+    quota_set(actor=user, team=team, max_concurrent_runs=1)
+    publish(user, namespace="acme")
+    client.force_login(user)
+    page = client.get("/w/acme/demo/").content.decode()
+    assert 'name="run_namespace"' in page and "alice (yours)" in page
+    first = client.post("/w/acme/demo/run", {"run_namespace": "acme"}, follow=True)
+    assert "in acme." in first.content.decode()
+    second = client.post("/w/acme/demo/run", {"run_namespace": "acme"}, follow=True).content.decode()
+    assert "It is waiting for quota." in second and "waiting for quota" in second
+    assert list(Run.objects.order_by("pk").values_list("namespace__slug", "status")) == [
+        ("acme", "queued"), ("acme", "waiting")]
+    # A namespace the user may not run in is refused on the form.
+    team_create(slug="other", owner=make_user("zoe"))
+    refused = client.post("/w/acme/demo/run", {"run_namespace": "other"})
+    assert refused.status_code == 400 and "editor or admin role in &#x27;other&#x27;" in refused.content.decode()
