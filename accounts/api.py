@@ -10,7 +10,7 @@ from core.errors import NotAuthenticated
 
 from .ratelimit import auth_failed, auth_throttle
 from .request_context import client_ip
-from .services import token_create
+from .services import ALL_SCOPES, token_create
 
 
 class MeOut(serializers.Serializer):
@@ -36,6 +36,8 @@ class TokenIn(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})
     name = serializers.CharField(default="cli", max_length=100)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ALL_SCOPES), required=False,
+                                   help_text="Default: all four, as the password itself allows everything.")
 
 
 class LoginTokenOut(serializers.Serializer):
@@ -60,5 +62,6 @@ class TokenLoginApi(APIView):
         if user is None:
             auth_failed(ip=ip, username=username, endpoint="login")
             raise NotAuthenticated("Wrong username or password.")
-        token, plaintext = token_create(user=user, name=data.validated_data["name"])
+        token, plaintext = token_create(user=user, name=data.validated_data["name"],
+                                        scopes=data.validated_data.get("scopes") or list(ALL_SCOPES))
         return Response({"token": plaintext, "prefix": token.prefix, "name": token.name}, status=201)

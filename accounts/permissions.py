@@ -21,4 +21,7 @@ class TokenScopes(BasePermission):
             needed = getattr(view, "read_scope", "read")
         else:
             needed = getattr(view, "required_scope", "write")
-        return needed in token.scopes
+        if needed in token.scopes:
+            return True
+        self.message = f"This token lacks the '{needed}' scope this needs; use one that has it (`flowdeck login` makes a token with every scope)."
+        return False

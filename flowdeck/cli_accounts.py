@@ -27,12 +27,16 @@ def _fmt_limit(value: int) -> str:
     return "no limit" if not value else str(value)
 
 
+def _of(value: int) -> str:
+    return " (no limit)" if not value else f" (limit {value})"
+
+
 def _print_team(body: dict) -> None:
     eff, usage = body["quota"]["effective"], body["usage"]
     print(f"{body['slug']}  {body['display_name']}{'  (personal)' if body['personal'] else ''}  your role: {body['role']}")
-    print(f"  runs now {usage['current_runs']} (limit {_fmt_limit(eff['max_concurrent_runs'])}), "
+    print(f"  runs now {usage['current_runs']}{_of(eff['max_concurrent_runs'])}, "
           f"{usage['waiting_runs']} waiting for quota; {usage['runs_this_month']} this month")
-    print(f"  storage {usage['storage_bytes']} bytes (limit {_fmt_limit(eff['max_storage_bytes'])}); "
+    print(f"  storage {usage['storage_bytes']} bytes{_of(eff['max_storage_bytes'])}; "
           f"max run duration {_fmt_limit(eff['max_run_duration_s'])}{' s' if eff['max_run_duration_s'] else ''}")
     for m in body["members"]:
         print(f"  {m['role']:<7} {m['username']}")

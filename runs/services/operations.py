@@ -6,6 +6,7 @@ from django.db import transaction
 
 from accounts.access import can_change_run, can_delete_run
 from accounts.services import Action, audit_record
+from accounts.services.quotas import run_admission
 from core import storage
 from core.errors import Conflict, Forbidden, InvalidInput
 from flowdeck.expr import parse as parse_expr
@@ -67,11 +68,14 @@ def run_retry(*, user: AbstractBaseUser, run: Run, params: dict | None = None) -
             status=StepStatus.PENDING, queued_at=None, started_at=None, finished_at=None, heartbeat_at=None,
             error="", exit_code=None, outputs={}, gate=None, cache_key="", cached_from=None, worker="",
         )
-        locked.status, locked.error, locked.finished_at, locked.params = RunStatus.QUEUED, "", None, values
+        # A retried run is going again: its team's concurrent-run quota may make it wait.
+        status = run_admission(team=locked.namespace) if locked.parent_step_id is None else RunStatus.QUEUED
+        locked.status, locked.error, locked.finished_at, locked.params = status, "", None, values
         locked.save(update_fields=["status", "error", "finished_at", "params"])
         from ..tasks import run_advance_task
 
-        run_advance_task.delay_on_commit(locked.pk)
+        if status == RunStatus.QUEUED:
+            run_advance_task.delay_on_commit(locked.pk)
     run.refresh_from_db()
     return run
 

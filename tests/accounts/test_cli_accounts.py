@@ -39,7 +39,8 @@ def test_login_stores_the_token_readable_only_by_the_user(server, user, capsys, 
     saved = json.loads(config.read_text())
     assert saved["url"] == url and saved["token"].startswith("fdk_")
     assert saved["token"] not in out  # the plaintext is saved, not printed
-    assert ApiToken.objects.get(user=user, name="cli").prefix == saved["token"][:12]
+    made = ApiToken.objects.get(user=user, name="cli")
+    assert made.prefix == saved["token"][:12] and made.scopes == ALL  # a password's token may do all it may
     monkeypatch.delenv("FLOWDECK_TOKEN", raising=False)
     code, out, _ = _cli(capsys, "whoami")
     assert code == 0 and "alice" in out
@@ -79,7 +80,7 @@ def test_teams_and_audit_from_the_cli(server, user, capsys, monkeypatch, tmp_pat
     code, out, _ = _cli(capsys, "teams", "quota", "acme", "--max-concurrent-runs", "2", "--max-storage-bytes", "0")
     assert code == 0 and "max concurrent runs 2" in out and "max storage bytes no limit" in out
     code, out, _ = _cli(capsys, "teams", "show", "acme")
-    assert "runs now 0 (limit 2)" in out and "admin   bob" in out
+    assert "runs now 0 (limit 2)" in out and "storage 0 bytes (no limit)" in out and "admin   bob" in out
     assert _cli(capsys, "teams", "remove-member", "acme", "bob")[0] == 0
     code, out, _ = _cli(capsys, "teams", "list")
     assert out.split()[:4] == ["TEAM", "NAME", "KIND", "acme"]

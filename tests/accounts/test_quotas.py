@@ -137,3 +137,14 @@ def test_the_team_page_shows_usage(crew, flow, client):
     assert "1 of 1 · 1 waiting for quota" in page
     assert "Runs this month" in page and f"{flow.bundle_size} bytes" in page
     assert "Save quotas" not in page  # a viewer cannot change them
+
+
+def test_a_retried_run_takes_a_slot_like_a_new_one(crew, flow):
+    from runs.services.operations import run_retry
+
+    quota_set(actor=crew.admin, team=crew.team, max_concurrent_runs=1)
+    failed = _start(crew, flow)
+    Run.objects.filter(pk=failed.pk).update(status=RunStatus.FAILED)
+    failed.steps.update(status="failed")
+    _start(crew, flow)  # takes the one slot
+    assert run_retry(user=crew.admin, run=Run.objects.get(pk=failed.pk)).status == "waiting"

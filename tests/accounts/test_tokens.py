@@ -32,7 +32,8 @@ def test_it_creates_a_token_shows_the_plaintext_once_and_stores_only_a_hash(user
     # The new token works, with exactly its scopes.
     new = auth_client(user, token=plaintext)
     assert new.get("/api/v1/me").status_code == 200
-    assert_error(new.post("/api/v1/teams", {"slug": "nope"}, format="json"), 403)
+    error = assert_error(new.post("/api/v1/teams", {"slug": "nope"}, format="json"), 403)
+    assert "lacks the 'write' scope" in error["message"]
 
 
 def test_a_revoked_token_is_refused_on_the_very_next_request(user, auth_client):
