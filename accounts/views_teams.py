@@ -36,6 +36,17 @@ from .services.audit import ALL_ACTIONS
 from .services.quotas import human_bytes, quota_limits, team_usage
 
 AUDIT_PAGE = 50
+LIVE_RUNS = 20
+
+
+def team_live_runs(*, user, team: Team) -> list:
+    """The team's runs still going or waiting for quota, oldest first (what holds the slots)."""
+    from runs.models import RunStatus
+    from runs.selectors import runs_visible
+
+    going = [RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.STOPPING]
+    return list(runs_visible(user=user).filter(namespace=team, status__in=going, parent_step__isnull=True)
+                .order_by("created_at", "pk")[:LIVE_RUNS])
 
 
 @require_http_methods(["GET", "POST"])
@@ -82,6 +93,7 @@ def team_context(request: HttpRequest, team: Team, **extra) -> dict:
         "settings_form": TeamSettingsForm(initial={"display_name": team.display_name, "description": team.description}),
         "token_form": TokenForm(prefix="svc"),
         "now": timezone.now(),
+        "live_runs": team_live_runs(user=request.user, team=team),
         "service_tokens": service_tokens_of(user=request.user, team=team) if admin and not team.is_personal else [],
     }
     context.update(extra)

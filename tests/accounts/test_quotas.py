@@ -131,10 +131,12 @@ def test_quotas_are_changed_by_team_admins_and_site_admins_only(crew, auth_clien
 
 def test_the_team_page_shows_usage(crew, flow, client):
     quota_set(actor=crew.admin, team=crew.team, max_concurrent_runs=1)
-    _start(crew, flow), _start(crew, flow)
+    first, second = _start(crew, flow), _start(crew, flow)
     client.force_login(crew.viewer)
     page = client.get("/teams/acme/").content.decode()
     assert "1 of 1 · 1 waiting for quota" in page
+    assert "Runs going now" in page and f"/runs/{first.pk}/" in page and f"/runs/{second.pk}/" in page
+    assert "waiting for quota</span>" in page  # the waiting run's badge
     assert "Runs this month" in page and f"{flow.bundle_size} bytes" in page
     assert "Save quotas" not in page  # a viewer cannot change them
 
