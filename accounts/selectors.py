@@ -22,6 +22,17 @@ def team_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     return Team.objects.filter(team_filter(user)).order_by(F("personal_of_id").asc(nulls_first=True), "slug")
 
 
+def namespace_get(*, slug: str | None) -> Team | None:
+    """The namespace a write names (None when none is named); NotFound for an unknown one.
+    The write's own service then checks the role there."""
+    if not slug:
+        return None
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise NotFound(f"Namespace '{slug}' does not exist.", field="namespace")
+    return team
+
+
 def team_get(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Team:
     """The team, or NotFound when it does not exist or ``user`` is not in it (no leak)."""
     team = Team.objects.filter(team_filter(user), slug=slug).first()

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Team
+from accounts.selectors import namespace_get
 from core import storage
 from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
@@ -51,15 +52,6 @@ def _token(request):
     return request.auth if hasattr(request.auth, "scopes") else None
 
 
-def _run_namespace(slug: str | None) -> Team | None:
-    if not slug:
-        return None
-    team = Team.objects.filter(slug=slug).first()
-    if team is None:
-        raise NotFound(f"Namespace '{slug}' does not exist.", field="namespace")
-    return team  # run_start checks the editor role there
-
-
 class RunsApi(APIView):
     required_scope = "run"
     pagination_class = LimitOffsetPagination  # a plain APIView has none of its own
@@ -80,7 +72,7 @@ class RunsApi(APIView):
         namespace, name, version = parse_asset_ref(v["workflow"])
         asset = asset_get(user=request.user, namespace=namespace, name=name)
         found = version_get(asset=asset, version=version)
-        team = _run_namespace(v.get("namespace"))
+        team = namespace_get(slug=v.get("namespace"))  # run_start checks the editor role there
         if "steps" in v or "source_run" in v:
             source = run_get(user=request.user, run_id=v["source_run"]) if "source_run" in v else None
             run = run_start_partial(user=request.user, version=found, steps=v.get("steps"), source_run=source,

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from accounts.access import can_change_run
-from accounts.models import Team
+from accounts.selectors import namespace_get
 from core.errors import Conflict, FlowdeckError, Forbidden
 from core.views import domain_errors
 from registry.dag import dag_svg
@@ -42,7 +42,7 @@ def run_start_view(request: HttpRequest, namespace: str, name: str) -> HttpRespo
     form = RunStartForm(version.spec.get("params") or [], data=request.POST)
     if form.is_valid():
         try:
-            team = Team.objects.filter(slug=request.POST.get("run_namespace") or "").first()
+            team = namespace_get(slug=request.POST.get("run_namespace"))
             run = run_start(user=request.user, version=version, params=form.param_values(), name=form.run_name(),
                             namespace=team)  # run_start checks the editor role there
         except FlowdeckError as exc:
