@@ -7,10 +7,16 @@ Rules:
 - Yanking, unyanking and deprecating an asset's versions needs the editor or admin role in
   the asset's namespace. Whoever cannot see the asset gets 404 from ``asset_get`` first;
   whoever can see it but may not change it gets 403.
-- A run is visible to members of its namespace; it may be changed by its creator and
-  by editors and admins of its namespace. An experiment is visible to members of its
-  namespace; tracking runs into one needs the editor or admin role there. MLflow registered
-  models (mlflow_compat) follow the experiments' rule.
+- A run (and so its steps, logs, metrics and artifacts) is visible to the members of its
+  namespace, and only them: a member who leaves loses sight of the runs they made there.
+  Editors and admins start, stop and retry runs there; editors delete their own runs,
+  admins any. An experiment is visible to members of its namespace; tracking runs
+  into one needs the editor or admin role there. MLflow registered models (mlflow_compat)
+  follow the experiments' rule.
+- A team (and its members, usage and quotas) is visible to its members and site admins
+  (``is_staff``). Its admins manage members, service tokens and settings, and read its
+  audit log; quotas are changed by its admins and by site admins. A personal namespace
+  is a one-person team: its owner is its admin, and it takes no other members.
 - A run-scoped token (given to step subprocesses) may log to its own run and nothing else.
 - Schedules and triggers are seen by the members of the namespace their runs go to, and
   managed by those who may start runs there (editors and admins).
@@ -60,7 +66,7 @@ def asset_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
 def run_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
     if not user.is_authenticated:
         return Q(pk__in=[])
-    return Q(namespace_id__in=_member_team_ids(user)) | Q(created_by=user)
+    return Q(namespace_id__in=_member_team_ids(user))
 
 
 def experiment_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
@@ -113,7 +119,46 @@ def require_asset_write(user: AbstractBaseUser | AnonymousUser, asset, *, what: 
 
 
 def can_change_run(user: AbstractBaseUser, run) -> bool:
-    return run.created_by_id == user.pk or role_in(user, run.namespace) in WRITE_ROLES
+    """Stop, retry, end or log to a run: editors and admins of its namespace (a creator who
+    has become a viewer, or left, no longer may)."""
+    return role_in(user, run.namespace) in WRITE_ROLES
+
+
+def can_delete_run(user: AbstractBaseUser, run) -> bool:
+    """Deleting loses data: editors delete their own runs, admins any run of the namespace."""
+    role = role_in(user, run.namespace)
+    return role == Membership.Role.ADMIN or (role == Membership.Role.EDITOR and run.created_by_id == user.pk)
+
+
+def is_site_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and (user.is_staff or user.is_superuser))
+
+
+def team_filter(user: AbstractBaseUser | AnonymousUser) -> Q:
+    """A filter on Team: those ``user`` belongs to (site admins see every team)."""
+    if is_site_admin(user):
+        return Q()
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return Q(pk__in=_member_team_ids(user))
+
+
+def can_manage_team(user: AbstractBaseUser | AnonymousUser, team: Team) -> bool:
+    """Members, service tokens, settings and the audit log: the team's admins."""
+    return role_in(user, team) == Membership.Role.ADMIN
+
+
+def require_team_admin(user: AbstractBaseUser | AnonymousUser, team: Team, *, what: str) -> None:
+    if not can_manage_team(user, team):
+        raise Forbidden(f"You need the admin role in '{team.slug}' to {what}.", field="team")
+
+
+def can_manage_quota(user: AbstractBaseUser | AnonymousUser, team: Team) -> bool:
+    return can_manage_team(user, team) or is_site_admin(user)
+
+
+def can_read_audit(user: AbstractBaseUser | AnonymousUser, team: Team) -> bool:
+    return can_manage_team(user, team) or is_site_admin(user)
 
 
 def automation_filter(user: AbstractBaseUser | AnonymousUser) -> Q:

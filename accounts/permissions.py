@@ -6,7 +6,8 @@ from .access import token_is_run_scoped
 
 class TokenScopes(BasePermission):
     """Run-scoped tokens reach only views marked ``allow_run_token``; other tokens need the
-    ``read`` scope for reads and the view's ``required_scope`` (default ``write``) for writes."""
+    view's ``read_scope`` (default ``read``) for reads and its ``required_scope`` (default
+    ``write``) for writes."""
 
     message = "This token may not be used here."
 
@@ -16,5 +17,11 @@ class TokenScopes(BasePermission):
             return True
         if token_is_run_scoped(token):
             return bool(getattr(view, "allow_run_token", False))
-        needed = "read" if request.method in SAFE_METHODS else getattr(view, "required_scope", "write")
-        return needed in token.scopes
+        if request.method in SAFE_METHODS:
+            needed = getattr(view, "read_scope", "read")
+        else:
+            needed = getattr(view, "required_scope", "write")
+        if needed in token.scopes:
+            return True
+        self.message = f"This token lacks the '{needed}' scope this needs; use one that has it (`flowdeck login` makes a token with every scope)."
+        return False

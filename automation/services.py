@@ -30,7 +30,7 @@ from .selectors import run_namespace_default
 FIRE_TASK = "flowdeck.automation.schedule_fire"
 MAX_RETRIES = 10
 KEEP_HISTORY = 500  # firings per schedule and deliveries per trigger
-ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.STOPPING)
+ACTIVE = (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.STOPPING)
 
 
 def _require_manage(user: AbstractBaseUser, obj: Schedule | Trigger, what: str) -> None:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from accounts import api_audit, api_teams, api_tokens
 from accounts.api import MeApi, TokenLoginApi
 from automation import api as automation_api
 from compare import api as compare_api
@@ -22,6 +23,15 @@ from runs.api_workers import WorkersApi
 urlpatterns = [
     path("me", MeApi.as_view(), name="me"),
     path("auth/token", TokenLoginApi.as_view(), name="token-login"),
+    path("tokens", api_tokens.TokensApi.as_view(), name="tokens"),
+    path("tokens/<int:token_id>", api_tokens.TokenDetailApi.as_view(), name="token"),
+    path("teams", api_teams.TeamsApi.as_view(), name="teams"),
+    path("teams/<slug:slug>", api_teams.TeamDetailApi.as_view(), name="team"),
+    path("teams/<slug:slug>/members", api_teams.TeamMembersApi.as_view(), name="team-members"),
+    path("teams/<slug:slug>/members/<str:username>", api_teams.TeamMemberApi.as_view(), name="team-member"),
+    path("teams/<slug:slug>/quota", api_teams.TeamQuotaApi.as_view(), name="team-quota"),
+    path("teams/<slug:slug>/audit", api_audit.TeamAuditApi.as_view(), name="team-audit"),
+    path("teams/<slug:slug>/audit/export", api_audit.TeamAuditExportApi.as_view(), name="team-audit-export"),
     path("workflows", GalleryListApi.as_view(), name="workflows"),
     path("workflows/publish", PublishApi.as_view(), name="publish"),
     path("workflows/<str:namespace>/<str:name>", AssetDetailApi.as_view(), name="workflow"),

@@ -13,8 +13,18 @@ from .env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FLOWDECK_DATA_DIR", str(BASE_DIR / ".flowdeck-data"))).resolve()
 
+# FLOWDECK_ENV=production turns on the production defaults below (secure cookies, HSTS,
+# HTTPS redirect, a proxy's X-Forwarded-Proto trusted) and refuses to start without a
+# real DJANGO_SECRET_KEY. Each setting can still be overridden by its own variable.
+FLOWDECK_ENV = env_str("FLOWDECK_ENV", "embedded").strip().lower()
+PRODUCTION = FLOWDECK_ENV == "production"
 DEBUG = env_bool("FLOWDECK_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-embedded-only-key-set-DJANGO_SECRET_KEY-in-production")
+_EMBEDDED_KEY = "insecure-embedded-only-key-set-DJANGO_SECRET_KEY-in-production"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", _EMBEDDED_KEY)
+if PRODUCTION and (SECRET_KEY == _EMBEDDED_KEY or len(SECRET_KEY) < 50):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("FLOWDECK_ENV=production needs DJANGO_SECRET_KEY: 50 or more random characters.")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -43,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.request_context.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -66,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context_processors.unread",
+                "accounts.context_processors.signup",
             ],
         },
     },
@@ -181,6 +193,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "flowdeck.steps_reap",
         "schedule": float(env_int("FLOWDECK_REAPER_INTERVAL_S", 15)),
     },
+    "flowdeck-quotas-enforce": {
+        "task": "flowdeck.quotas_enforce",
+        "schedule": float(env_int("FLOWDECK_QUOTA_INTERVAL_S", 30)),
+    },
     "flowdeck-bundles-cleanup": {
         "task": "flowdeck.bundles_cleanup",
         "schedule": 24 * 3600.0,
@@ -222,6 +238,19 @@ FLOWDECK_HEARTBEAT_S = env_int("FLOWDECK_HEARTBEAT_S", 5)
 FLOWDECK_HEARTBEAT_TIMEOUT_S = env_int("FLOWDECK_HEARTBEAT_TIMEOUT_S", 60)
 FLOWDECK_REDISPATCH_S = env_int("FLOWDECK_REDISPATCH_S", 300)
 FLOWDECK_SIGNUP_ENABLED = env_bool("FLOWDECK_SIGNUP_ENABLED", True)
+# Site-wide default quotas of every team (a team admin or site admin can set a team's own);
+# 0 means no limit.
+FLOWDECK_QUOTA_MAX_CONCURRENT_RUNS = env_int("FLOWDECK_QUOTA_MAX_CONCURRENT_RUNS", 0)
+FLOWDECK_QUOTA_MAX_STORAGE_BYTES = env_int("FLOWDECK_QUOTA_MAX_STORAGE_BYTES", 0)
+FLOWDECK_QUOTA_MAX_RUN_DURATION_S = env_int("FLOWDECK_QUOTA_MAX_RUN_DURATION_S", 0)
+# Login and token endpoints: attempts per client address, and failed attempts per
+# (address, username), in each window.
+FLOWDECK_AUTH_RATE_WINDOW_S = env_int("FLOWDECK_AUTH_RATE_WINDOW_S", 60)
+FLOWDECK_AUTH_RATE_PER_IP = env_int("FLOWDECK_AUTH_RATE_PER_IP", 60)
+FLOWDECK_AUTH_FAILURES_MAX = env_int("FLOWDECK_AUTH_FAILURES_MAX", 5)
+# How many reverse proxies of ours append to X-Forwarded-For (0: use REMOTE_ADDR), for
+# the client address the audit log and the rate limiter see.
+FLOWDECK_TRUSTED_PROXIES = env_int("FLOWDECK_TRUSTED_PROXIES", 0)
 # The worker registry (runs/worker_registry.py): workers refresh their row every HEARTBEAT_S;
 # one not seen for STALE_S no longer counts as serving its queues, and after FORGET_S its
 # row is deleted. WORKER_QUEUES: the resource classes (or queue names) the worker that
@@ -256,14 +285,50 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several components have a "status" (runs, steps, deliveries) or "visibility" field:
+    # named enums keep the schema stable (and `check --deploy` free of warnings).
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "runs.models.RunStatus",
+        "StepStatusEnum": "runs.models.StepStatus",
+        "VisibilityEnum": "registry.models.Visibility",
+    },
 }
 
-# --- Production hardening -------------------------------------------------------------------
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+# --- Production hardening (defaults on with FLOWDECK_ENV=production) --------------------------
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY") else None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", PRODUCTION)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", PRODUCTION) else None
+)
+# The health check answers load balancers over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Django's own hashers (PBKDF2 first); listed so a deployment sees what is used.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# The rate limiter's counters: in-process by default, shared across web processes with
+# FLOWDECK_CACHE_URL=redis://host:6379/N.
+_CACHE_URL = env_str("FLOWDECK_CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "flowdeck"}
+    )
+}
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from accounts import views as account_views
+from accounts import views_auth, views_teams, views_tokens
 from automation import views as automation_views
 from compare import views as compare_views
 from gallery import views as gallery_views
@@ -76,9 +77,22 @@ compare_urls = (
 )
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views_auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signup/", views_auth.signup, name="signup"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("me/", account_views.workspace, name="workspace"),
+    path("me/tokens/", views_tokens.tokens_page, name="tokens"),
+    path("tokens/<int:token_id>/revoke", views_tokens.token_revoke_view, name="token-revoke"),
+    path("teams/", views_teams.teams_page, name="teams"),
+    path("teams/<slug:slug>/", views_teams.team_page, name="team"),
+    path("teams/<slug:slug>/members", views_teams.team_member_add, name="team-member-add"),
+    path("teams/<slug:slug>/members/<str:username>", views_teams.team_member_change, name="team-member"),
+    path("teams/<slug:slug>/quota", views_teams.team_quota, name="team-quota"),
+    path("teams/<slug:slug>/settings", views_teams.team_settings, name="team-settings"),
+    path("teams/<slug:slug>/tokens", views_tokens.team_token_create, name="team-token-create"),
+    path("teams/<slug:slug>/audit", views_teams.team_audit, name="team-audit"),
     path("notifications/", notification_views.notifications_page, name="notifications"),
     path("notifications/settings/", notification_settings_views.notification_settings_page,
          name="notification-settings"),

@@ -29,7 +29,9 @@ def _first_detail(detail, path: str = "") -> tuple[str | None, str]:
 
 def exception_handler(exc, context):
     if isinstance(exc, FlowdeckError):
-        return Response(exc.as_dict(), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(exc.as_dict(), status=exc.status, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         # A JSON body over DATA_UPLOAD_MAX_MEMORY_SIZE: the client should send smaller batches.
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -52,3 +52,19 @@ class TooLarge(FlowdeckError):
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:
     return {"error": {"code": code, "message": message, "field": field}}
+
+
+class QuotaExceeded(FlowdeckError):
+    """An upload or publish that would take a team past one of its quotas."""
+
+    status = 413
+    code = "quota_exceeded"
+
+
+class RateLimited(FlowdeckError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 60, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import config
+from .cli_accounts import add_accounts_parsers
 from .cli_automation import add_automation_parsers
 from .cli_common import _client, _emit, _parse_params
 from .cli_compare import add_compare_parser, compare_command
@@ -187,16 +188,19 @@ def cmd_run(args) -> int:
         if (steps is None) != (args.from_run is None):
             raise FlowdeckError("--steps and --from-run go together: the steps to run, and the run to take the others' outputs from.")
         run = client.run_start(args.workflow, params=_parse_params(args.param), name=args.name or "",
-                               steps=steps, source_run=args.from_run)
+                               steps=steps, source_run=args.from_run, namespace=args.namespace)
         if not args.json:
             print(f"Started run {run['id']} of {run['workflow']}@{run['version']}: {client.url}/runs/{run['id']}/")
+            if run["status"] == "waiting":
+                print(f"It waits for quota: {run['namespace']} already runs as many runs as it may; "
+                      "it starts when one ends.")
         if args.wait or args.follow:
             run = _follow(client, run, logs=args.follow) if not args.json else _wait_quiet(client, run)
             if not args.json:
                 print(f"Run {run['id']} {run['status']}" + (f": {run['error']}" if run.get("error") else ""))
     if args.json:
         _emit(args, run)
-    return 0 if run["status"] in ("succeeded", "queued", "running") else 1
+    return 0 if run["status"] in ("succeeded", "queued", "running", "waiting") else 1
 
 
 def _wait_quiet(client: Client, run: dict) -> dict:
@@ -397,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="like --wait, and print each step's log")
     p.add_argument("--steps", help="a partial run: only these steps (comma-separated) run; needs --from-run")
     p.add_argument("--from-run", type=int, metavar="RUN", help="the run whose outputs the steps not run hand over")
+    p.add_argument("--namespace", help="run in this team (its quotas apply; you need the editor role there)")
     p.set_defaults(func=cmd_run)
 
     runs = sub.add_parser("runs", help="list, show and stop runs").add_subparsers(dest="action", required=True)
@@ -430,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", "-f", action="store_true", help="print the log as it grows until the step ends")
     p.set_defaults(func=cmd_logs)
     add_automation_parsers(sub, common)
+    add_accounts_parsers(sub, common)
 
     return parser
 

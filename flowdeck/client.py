@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from . import config
+from .client_accounts import AccountsMixin
 from .errors import APIError, ConfigError
 
 TRANSIENT_STATUS = {502, 503, 504}
@@ -54,7 +55,7 @@ def warm_up() -> None:
     Client("http://127.0.0.1:9", "").close()
 
 
-class Client:
+class Client(AccountsMixin):
     """A thin, typed wrapper over the REST API.
 
     ``url`` and ``token`` default to ``FLOWDECK_URL`` / ``FLOWDECK_TOKEN`` and then to the
@@ -209,11 +210,14 @@ class Client:
     # --- runs ------------------------------------------------------------------------------------
     def run_start(
         self, ref: str, *, params: dict | None = None, name: str = "", steps: list[str] | None = None,
-        source_run: int | None = None,
+        source_run: int | None = None, namespace: str | None = None,
     ) -> dict:
-        """Start a run; with ``steps`` and ``source_run``, a partial run that reuses the source
-        run's outputs for the steps it does not run."""
+        """Start a run (in ``namespace``, a team you are an editor of; default: yours); with
+        ``steps`` and ``source_run``, a partial run that reuses the source run's outputs for
+        the steps it does not run."""
         body: dict = {"workflow": ref, "params": params or {}, "name": name}
+        if namespace:
+            body["namespace"] = namespace
         if steps is not None:
             body["steps"] = steps
         if source_run is not None:

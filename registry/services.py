@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.access import require_asset_write, require_write
 from accounts.models import Team
+from accounts.services import Action, audit_record, quota_storage_check
 from core import storage
 from gallery.search import search_documents_refresh
 from core.errors import Conflict, InvalidInput, NotFound
@@ -79,6 +80,7 @@ def version_publish(
         raise InvalidInput(f"The README is over {settings.FLOWDECK_MAX_README_BYTES} bytes.", field="readme")
     tags = [str(t).strip().lower() for t in (tags or []) if str(t).strip()][:MAX_TAGS]
     info = bundle_inspect(bundle, max_bytes=settings.FLOWDECK_MAX_BUNDLE_BYTES)
+    quota_storage_check(team=team, adding=info.size, what="this bundle")
 
     key = storage.bundle_key(info.digest)
     if not storage.exists(key):
@@ -172,6 +174,9 @@ def _version_record(
                 asset.tags = tags
         asset.save()
         search_documents_refresh(asset_ids=[asset.pk])
+        audit_record(actor=user, action=Action.VERSION_PUBLISH, team=team, target_type="version",
+                     target=f"{asset.full_name}@{version}",
+                     data={"forked_from": str(forked_from)} if forked_from is not None else None)
         # A task dispatched on commit: subscribers never hear of a version that rolled back,
         # and publishing does not wait for one row per subscriber.
         from notifications.tasks import notify_new_version_task
@@ -198,6 +203,7 @@ def asset_fork(
     team = _namespace(user, namespace)
     require_write(user, team, what="fork into it")
     clean = spec_check({**source.spec, "name": name or asset.name})
+    quota_storage_check(team=team, adding=source.bundle_size, what="this fork's bundle")
     return _version_record(
         user=user, team=team, spec=clean, digest=source.bundle_digest, size=source.bundle_size,
         version="1.0.0", readme=source.readme, changelog=f"Forked from {source}.",
@@ -240,6 +246,8 @@ def version_yank(*, user: AbstractBaseUser, version: AssetVersion, reason: str) 
         found.yank_reason = reason
         found.save(update_fields=["yanked_at", "yank_reason"])
         _latest_refresh(asset)
+        audit_record(actor=user, action=Action.VERSION_YANK, team=asset.namespace, target_type="version",
+                     target=f"{asset.full_name}@{found.version}", data={"reason": reason})
     return found
 
 
@@ -252,6 +260,8 @@ def version_unyank(*, user: AbstractBaseUser, version: AssetVersion) -> AssetVer
         found.yank_reason = ""
         found.save(update_fields=["yanked_at", "yank_reason"])
         _latest_refresh(asset)
+        audit_record(actor=user, action=Action.VERSION_UNYANK, team=asset.namespace, target_type="version",
+                     target=f"{asset.full_name}@{found.version}")
     return found
 
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Team
+from accounts.selectors import namespace_get
 from core import storage
 from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
@@ -71,12 +72,13 @@ class RunsApi(APIView):
         namespace, name, version = parse_asset_ref(v["workflow"])
         asset = asset_get(user=request.user, namespace=namespace, name=name)
         found = version_get(asset=asset, version=version)
+        team = namespace_get(slug=v.get("namespace"))  # run_start checks the editor role there
         if "steps" in v or "source_run" in v:
             source = run_get(user=request.user, run_id=v["source_run"]) if "source_run" in v else None
             run = run_start_partial(user=request.user, version=found, steps=v.get("steps"), source_run=source,
-                                    params=v["params"], name=v["name"])
+                                    params=v["params"], name=v["name"], namespace=team)
         else:
-            run = run_start(user=request.user, version=found, params=v["params"], name=v["name"])
+            run = run_start(user=request.user, version=found, params=v["params"], name=v["name"], namespace=team)
         return Response(RunDetailOut(run).data, status=201)
 
 

@@ -18,6 +18,9 @@ class Experiment(models.Model):
 
 
 class RunStatus(models.TextChoices):
+    # A run its team's concurrent-run quota holds back; it becomes queued when a slot frees
+    # (accounts/services/quotas.py).
+    WAITING = "waiting", "waiting for quota"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -55,6 +58,9 @@ class Run(models.Model):
             # The reaper's every pass looks for runs still going: a small partial index.
             models.Index(fields=["status"], name="run_in_flight",
                          condition=models.Q(status__in=["queued", "running", "stopping"])),
+            # The quota pass looks for runs waiting for their team's quota, oldest first.
+            models.Index(fields=["namespace", "created_at"], name="run_waiting_for_quota",
+                         condition=models.Q(status="waiting")),
         ]
 
     def __str__(self) -> str:

@@ -115,6 +115,8 @@ class RunStartIn(serializers.Serializer):
     workflow = serializers.CharField(help_text="namespace/name or namespace/name@version")
     params = serializers.JSONField(required=False, default=dict)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    namespace = serializers.CharField(required=False, help_text="The team (or your own namespace) the run belongs "
+                                      "to, counted against its quotas; default: yours. Needs the editor role there.")
     steps = serializers.ListField(
         child=serializers.CharField(), required=False, allow_empty=False,
         help_text="A partial run: only these steps run. Needs source_run.")

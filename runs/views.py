@@ -14,7 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from accounts.access import can_change_run
-from core.errors import Conflict, FlowdeckError
+from accounts.selectors import namespace_get
+from core.errors import Conflict, FlowdeckError, Forbidden
 from core.views import domain_errors
 from registry.dag import dag_svg
 from registry.selectors import asset_get, version_get
@@ -23,8 +24,8 @@ from registry.views import workflow_page
 from .api import artifact_response
 from .forms import RunStartForm
 from .log_selectors import LOG_READ_BYTES, step_log_read
+from .models import STEP_FINAL, Run, RunStatus
 from .metric_selectors import metric_series_sampled
-from .models import STEP_FINAL, Run
 from .selectors import run_get, step_get, step_rows
 from .services.lifecycle import run_start, run_stop
 
@@ -41,11 +42,14 @@ def run_start_view(request: HttpRequest, namespace: str, name: str) -> HttpRespo
     form = RunStartForm(version.spec.get("params") or [], data=request.POST)
     if form.is_valid():
         try:
-            run = run_start(user=request.user, version=version, params=form.param_values(), name=form.run_name())
+            team = namespace_get(slug=request.POST.get("run_namespace"))
+            run = run_start(user=request.user, version=version, params=form.param_values(), name=form.run_name(),
+                            namespace=team)  # run_start checks the editor role there
         except FlowdeckError as exc:
             form.add_domain_error(exc)
         else:
-            messages.success(request, f"Started run {run.pk} of {version}.")
+            waiting = " It is waiting for quota." if run.status == RunStatus.WAITING else ""
+            messages.success(request, f"Started run {run.pk} of {version} in {run.namespace.slug}.{waiting}")
             return redirect("runs:detail", run_id=run.pk)
     return workflow_page(request, asset=asset, version=version, run_form=form, status=400)
 

@@ -45,7 +45,8 @@ def duration(seconds: float | None) -> str:
 @register.simple_tag
 def status_badge(status: str | None) -> SafeString:
     status = status or "unknown"
-    return format_html('<span class="badge status-{}">{}</span>', status, status)
+    label = "waiting for quota" if status == "waiting" else status
+    return format_html('<span class="badge status-{}">{}</span>', status, label)
 
 
 @register.filter

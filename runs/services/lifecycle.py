@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from accounts.access import can_change_run, require_write
 from accounts.models import Team
-from accounts.services import tokens_revoke_for_run
+from accounts.services import Action, audit_record, tokens_revoke_for_run
+from accounts.services.quotas import run_admission
 from core.errors import Conflict, Forbidden, InvalidInput
 from flowdeck.gates import GateError
 from flowdeck.spec import SpecError, resolve_params, topo_order
@@ -41,10 +42,13 @@ def run_start(
     params: dict | None = None,
     name: str = "",
     namespace: Team | None = None,
+    sub_run: bool = False,
 ) -> Run:
     """Validate the parameters, create the run and its pending steps, and dispatch it.
 
-    The caller has already checked that ``user`` may see ``version``.
+    The caller has already checked that ``user`` may see ``version``. A run its team's
+    concurrent-run quota holds back is created ``waiting`` and dispatched when a slot frees;
+    a ``sub_run`` (a sub-workflow's child run) takes no slot and is not audited on its own.
     """
     if version.yanked_at:
         raise InvalidInput(
@@ -62,6 +66,7 @@ def run_start(
             created_by=user,
             asset_version=version,
             params=values,
+            status=RunStatus.QUEUED if sub_run else run_admission(team=team),
         )
         classes = spec_resource_classes(version.spec)
         StepRun.objects.bulk_create(
@@ -70,7 +75,11 @@ def run_start(
         )
         from ..tasks import run_advance_task
 
-        run_advance_task.delay_on_commit(run.pk)
+        if run.status == RunStatus.QUEUED:
+            run_advance_task.delay_on_commit(run.pk)
+        if not sub_run:
+            audit_record(actor=user, action=Action.RUN_START, team=team, target_type="run", target=str(run.pk),
+                         data={"workflow": str(version), "status": run.status})
     return run
 
 
@@ -149,7 +158,8 @@ def _all_final(run_id: int, names: list[str]) -> bool:
 def _lock(run_id: int) -> Run | None:
     # The version (and its spec) is read through version_graph, cached, not joined here.
     run = Run.objects.select_for_update().filter(pk=run_id).first()
-    return None if run is None or run.is_final else run
+    # A run waiting for quota is left alone until accounts' quota_release queues it.
+    return None if run is None or run.is_final or run.status == RunStatus.WAITING else run
 
 
 def _advance_all(run_id: int) -> list[int]:
@@ -295,16 +305,21 @@ def _finish(run: Run, steps: list[StepRun], now) -> None:
     transaction.on_commit(lambda: run_finished.send(sender=Run, run_id=run_id))
 
 
-def run_stop(*, user: AbstractBaseUser, run: Run) -> Run:
-    """Ask a run to stop: pending steps end as stopped, running ones are killed by their worker."""
-    if not can_change_run(user, run):
+def run_stop(*, user: AbstractBaseUser | None, run: Run, reason: str = "") -> Run:
+    """Ask a run to stop: pending steps end as stopped, running ones are killed by their worker.
+
+    ``user`` None is the system (a quota past), which gives its ``reason``; the run keeps it."""
+    if user is not None and not can_change_run(user, run):
         raise Forbidden("You may not stop this run.")
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.is_final:
             raise Conflict(f"Run {run.pk} has already ended ({locked.status}).")
         locked.status = RunStatus.STOPPING
-        locked.save(update_fields=["status"])
+        locked.error = reason[:4000] if reason else locked.error
+        locked.save(update_fields=["status", "error"])
+        audit_record(actor=user, action=Action.RUN_STOP, team=locked.namespace_id, target_type="run",
+                     target=str(run.pk), data={"reason": reason} if reason else None)
         StepRun.objects.filter(run=locked, status__in=[StepStatus.PENDING, StepStatus.QUEUED]).update(
             status=StepStatus.STOPPED, finished_at=timezone.now()
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from accounts.access import can_change_run
+from accounts.access import can_change_run, can_delete_run
+from accounts.services import Action, audit_record
+from accounts.services.quotas import run_admission
 from core import storage
 from core.errors import Conflict, Forbidden, InvalidInput
 from flowdeck.expr import parse as parse_expr
@@ -66,11 +68,14 @@ def run_retry(*, user: AbstractBaseUser, run: Run, params: dict | None = None) -
             status=StepStatus.PENDING, queued_at=None, started_at=None, finished_at=None, heartbeat_at=None,
             error="", exit_code=None, outputs={}, gate=None, cache_key="", cached_from=None, worker="",
         )
-        locked.status, locked.error, locked.finished_at, locked.params = RunStatus.QUEUED, "", None, values
+        # A retried run is going again: its team's concurrent-run quota may make it wait.
+        status = run_admission(team=locked.namespace) if locked.parent_step_id is None else RunStatus.QUEUED
+        locked.status, locked.error, locked.finished_at, locked.params = status, "", None, values
         locked.save(update_fields=["status", "error", "finished_at", "params"])
         from ..tasks import run_advance_task
 
-        run_advance_task.delay_on_commit(locked.pk)
+        if status == RunStatus.QUEUED:
+            run_advance_task.delay_on_commit(locked.pk)
     run.refresh_from_db()
     return run
 
@@ -87,7 +92,8 @@ def run_copy(*, user: AbstractBaseUser, run: Run, params: dict | None = None, na
 
 def run_delete(*, user: AbstractBaseUser, run: Run) -> int:
     """Delete a finished run's records and its stored files. Returns how many files were removed."""
-    _require_change(user, run, "delete")
+    if not can_delete_run(user, run):
+        raise Forbidden(f"You may not delete run {run.pk}: editors delete their own runs, admins any.")
     if not run.is_final:
         raise Conflict(f"Run {run.pk} is {run.status}; stop it before deleting it.")
     subrun_parent_guard(run, what="delete")
@@ -102,5 +108,7 @@ def run_delete(*, user: AbstractBaseUser, run: Run) -> int:
                        "delete those first.")
     with transaction.atomic():
         Run.objects.filter(pk=run_id).delete()
+        audit_record(actor=user, action=Action.RUN_DELETE, team=run.namespace_id, target_type="run",
+                     target=str(run_id), data={"workflow": str(run.asset_version) if run.asset_version_id else ""})
     # After the rows: a crash here leaves unreferenced files, never rows without files.
     return sum(storage.delete_prefix(storage.run_prefix(i)) for i in run_ids)

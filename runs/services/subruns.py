@@ -87,7 +87,7 @@ def _child_start(parent: Run, step: StepRun, spec: dict) -> Run:
     params.update(_mapped_inputs(parent, spec))
     label = parent.name or f"run {parent.pk}"
     child = run_start(user=user, version=version, params=params, name=f"{label} › {step.name}"[:200],
-                      namespace=parent.namespace)
+                      namespace=parent.namespace, sub_run=True)
     # Still inside this transaction: the child's first run_advance (sent on commit) sees the link.
     Run.objects.filter(pk=child.pk).update(parent_step=step)
     child.parent_step = step

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import storage
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, FlowdeckError, InvalidInput, NotFound
 
 from ..models import Artifact, IngestBatch, Run, RunParam, RunTag
 from ..numbers import text_number
@@ -128,8 +128,16 @@ def _params_store(run: Run, params: dict[str, str]) -> None:
 
 
 # --- artifacts --------------------------------------------------------------------------------
+def _storage_check(run: Run, adding: int) -> None:
+    from accounts.models import Team
+    from accounts.services import quota_storage_check
+
+    quota_storage_check(team=Team.objects.get(pk=run.namespace_id), adding=adding, what="this artifact")
+
+
 def artifact_upload_target(*, run: Run, path: str) -> dict:
     """Where a client should PUT an artifact's bytes: a presigned S3 URL, or the server."""
+    _storage_check(run, 1)  # a team already at its storage quota gets no upload URL
     key = storage.artifact_key(run.pk, path)
     return {"path": storage.clean_relpath(path), "url": storage.upload_url(key)}
 
@@ -137,6 +145,9 @@ def artifact_upload_target(*, run: Run, path: str) -> dict:
 def artifact_put(*, run: Run, path: str, content: IO[bytes] | bytes) -> Artifact:
     """Store bytes sent through the server (local storage, or clients without S3 access)."""
     key = storage.artifact_key(run.pk, path)
+    known = len(content) if isinstance(content, bytes | bytearray) else getattr(content, "size", None)
+    if known:  # refused before a byte is stored, when the size is known up front
+        _storage_check(run, known - _stored_size(run, storage.clean_relpath(path)))
     size = storage.put(key, content)
     return _artifact_record(run, storage.clean_relpath(path), size)
 
@@ -170,6 +181,7 @@ def artifact_multipart_start(*, run: Run, path: str, size: int, part_size: int |
     part = min(max(wished, MULTIPART_MIN_PART), MULTIPART_MAX_PART)
     part = max(part, -(-size // MULTIPART_MAX_PARTS))  # large enough for at most 10,000 parts
     count = -(-size // part)
+    _storage_check(run, size)
     key = storage.artifact_key(run.pk, path)
     upload_id = storage.multipart_start(key)
     urls = storage.multipart_part_urls(key, upload_id, count)
@@ -207,6 +219,18 @@ def artifact_multipart_abort(*, run: Run, path: str, upload_id: str) -> None:
         storage.multipart_abort(storage.artifact_key(run.pk, path), upload_id)
 
 
+def _stored_size(run: Run, path: str) -> int:
+    return Artifact.objects.filter(run=run, path=path).values_list("size", flat=True).first() or 0
+
+
 def _artifact_record(run: Run, path: str, size: int) -> Artifact:
+    # Every stored artifact passes here: bytes past the team's storage quota are deleted again.
+    before = _stored_size(run, path)
+    try:
+        _storage_check(run, size - before)
+    except FlowdeckError:
+        if not before:
+            storage.delete(storage.artifact_key(run.pk, path))
+        raise
     artifact, _ = Artifact.objects.update_or_create(run=run, path=path, defaults={"size": size})
     return artifact

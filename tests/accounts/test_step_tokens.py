@@ -59,3 +59,24 @@ def test_it_reaches_nothing_but_its_own_run(api_client, user, running_step):
     assert_error(api_client.get(f"/api/v1/runs/{running_step.run_id}"), 403)
     assert_error(api_client.post(f"/api/v1/runs/{running_step.run_id}/stop"), 403)
     assert not Metric.objects.exists()
+
+
+def test_step_and_run_tokens_stop_working_when_the_run_ends(api_client, user, running_step):
+    from accounts.models import ApiToken
+    from accounts.services import token_create_for_run
+    from runs.models import Run, RunStatus
+    from runs.services.lifecycle import run_advance
+
+    step_token = step_token_issue(step_run_id=running_step.pk, attempt=1)
+    _token, run_token = token_create_for_run(user=user, run_id=running_step.run_id)
+    assert _log(api_client, step_token, running_step.run_id).status_code == 200
+    assert _log(api_client, run_token, running_step.run_id, 0.4).status_code == 200
+    # The run ends: its steps are final, the run is final.
+    StepRun.objects.filter(run_id=running_step.run_id).update(status=StepStatus.STOPPED, finished_at=timezone.now())
+    Run.objects.filter(pk=running_step.run_id).update(status=RunStatus.STOPPING)
+    run_advance(run_id=running_step.run_id)
+    assert Run.objects.get(pk=running_step.run_id).status == RunStatus.STOPPED
+    assert ApiToken.objects.get(run_id=running_step.run_id).revoked_at is not None
+    assert_error(_log(api_client, step_token, running_step.run_id, 0.3), 401)
+    assert_error(_log(api_client, run_token, running_step.run_id, 0.2), 401)
+    assert Metric.objects.count() == 2
