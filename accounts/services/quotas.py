@@ -119,9 +119,18 @@ def run_admission(*, team: Team) -> str:
     if not limit:
         return RunStatus.QUEUED
     Team.objects.select_for_update().filter(pk=team.pk).first()
-    if _waiting_runs(team.pk).exists() or _active_runs(team.pk).count() >= limit:
+    active = _active_runs(team.pk).count()
+    _warn_if_near(team, "concurrent_runs", used=min(active + 1, limit), limit=limit)
+    if active >= limit or _waiting_runs(team.pk).exists():
         return RunStatus.WAITING
     return RunStatus.QUEUED
+
+
+def _warn_if_near(team: Team, quota: str, *, used: int, limit: int) -> None:
+    # The notifications app decides whether ``used`` is near enough and tells each admin once a day.
+    from notifications.services import notify_quota_nearly_reached
+
+    notify_quota_nearly_reached(team=team, quota=quota, used=used, limit=limit)
 
 
 def waiting_reason(team: Team) -> str:
@@ -166,6 +175,7 @@ def quota_storage_check(*, team: Team, adding: int, what: str = "This upload") -
     if not limit or adding <= 0:
         return
     used = storage_used(team)
+    _warn_if_near(team, "storage_bytes", used=min(used + adding, limit), limit=limit)
     if used + adding > limit:
         raise QuotaExceeded(
             f"Storage quota exceeded: '{team.slug}' may store at most {human_bytes(limit)} (max_storage_bytes); "
