@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,3 +140,33 @@ def peer_venv(venv: Path, probe: str, pins: list[str]) -> tuple[Path | None, str
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"could not create {venv.relative_to(REPO)}: {exc}"
     return python, ""
+
+
+class Namespaces(NamedTuple):
+    """Who reads, and what they may and may not see, for the benches that seed runs."""
+
+    reader: Any  # the user whose requests are timed; a member of ``team``
+    other: Any  # owns the hidden runs
+    team: Any
+    hidden: Any  # a team the reader is not in
+    experiment: Any  # in ``team``
+    hidden_experiment: Any  # in ``hidden``
+
+
+def seed_namespaces(reader: str, other: str) -> Namespaces:
+    """Users ``reader`` and ``other``, team ``bench`` (``reader`` a member) and ``bench-hidden``,
+    each with an experiment ``sweep``: the seeded runs' visible and hidden halves (Django set up)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Membership, Team
+    from runs.models import Experiment
+
+    User = get_user_model()
+    reader_user, _ = User.objects.get_or_create(username=reader)
+    other_user, _ = User.objects.get_or_create(username=other)
+    team, _ = Team.objects.get_or_create(slug="bench", defaults={"display_name": "Bench"})
+    hidden, _ = Team.objects.get_or_create(slug="bench-hidden", defaults={"display_name": "Hidden"})
+    Membership.objects.get_or_create(team=team, user=reader_user)
+    exp, _ = Experiment.objects.get_or_create(namespace=team, name="sweep")
+    hidden_exp, _ = Experiment.objects.get_or_create(namespace=hidden, name="sweep")
+    return Namespaces(reader_user, other_user, team, hidden, exp, hidden_exp)

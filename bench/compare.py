@@ -46,7 +46,7 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from _common import admin_database_url, django_in_process, ensure_databases, libpq, log, machine, with_database
+from _common import admin_database_url, django_in_process, ensure_databases, libpq, log, machine, seed_namespaces, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 # This file is bench/compare.py and the app is compare/: the repository must come before
@@ -74,25 +74,16 @@ def curve(rng: random.Random, key: str, steps: int) -> list[float]:
 
 def seed(n: int, steps: int):
     """Refill the scratch database; returns (the comparer, the run ids to compare)."""
-    from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from accounts.models import Membership, Team
     from compare.models import SeriesSample
-    from runs.models import Experiment, Metric, MetricSummary, Run, RunParam, RunTag
+    from runs.models import Metric, MetricSummary, Run, RunParam, RunTag
 
-    User = get_user_model()
     rng = random.Random(11)
     t0 = time.perf_counter()
     with connection.cursor() as c:
         c.execute(f"TRUNCATE {Run._meta.db_table}, {Metric._meta.db_table}, {SeriesSample._meta.db_table} CASCADE")
-    user, _ = User.objects.get_or_create(username="bench-comparer")
-    other, _ = User.objects.get_or_create(username="bench-stranger")
-    team, _ = Team.objects.get_or_create(slug="bench", defaults={"display_name": "Bench"})
-    hidden, _ = Team.objects.get_or_create(slug="bench-hidden", defaults={"display_name": "Hidden"})
-    Membership.objects.get_or_create(team=team, user=user)
-    exp, _ = Experiment.objects.get_or_create(namespace=team, name="sweep")
-    hidden_exp, _ = Experiment.objects.get_or_create(namespace=hidden, name="sweep")
+    user, other, team, hidden, exp, hidden_exp = seed_namespaces("bench-comparer", "bench-stranger")
 
     total = n + HIDDEN
     now = datetime.now(timezone.utc)

@@ -35,7 +35,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from _common import admin_database_url, django_in_process, ensure_databases, libpq, log, machine, percentile, with_database
+from _common import admin_database_url, django_in_process, ensure_databases, libpq, log, machine, percentile, seed_namespaces, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DB = "flowdeck_bench_runs"
@@ -65,25 +65,16 @@ def _copy(cursor, table: str, columns: list[str], rows) -> None:
 
 def seed(n: int, params_in: str):
     """Refill the scratch database; returns the user who lists."""
-    from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from accounts.models import Membership, Team
-    from runs.models import Experiment, MetricSummary, Run, RunParam, RunTag
+    from runs.models import MetricSummary, Run, RunParam, RunTag
     from runs.numbers import text_number  # as log_batch writes it
 
-    User = get_user_model()
     rng = random.Random(7)
     t0 = time.perf_counter()
     with connection.cursor() as c:
         c.execute(f"TRUNCATE {Run._meta.db_table} CASCADE")
-    lister, _ = User.objects.get_or_create(username="bench-lister")
-    other, _ = User.objects.get_or_create(username="bench-other")
-    team, _ = Team.objects.get_or_create(slug="bench", defaults={"display_name": "Bench"})
-    hidden, _ = Team.objects.get_or_create(slug="bench-hidden", defaults={"display_name": "Hidden"})
-    Membership.objects.get_or_create(team=team, user=lister)
-    exp, _ = Experiment.objects.get_or_create(namespace=team, name="sweep")
-    hidden_exp, _ = Experiment.objects.get_or_create(namespace=hidden, name="sweep")
+    lister, other, team, hidden, exp, hidden_exp = seed_namespaces("bench-lister", "bench-other")
 
     total = n + n // 10
     now = datetime.now(timezone.utc)

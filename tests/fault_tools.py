@@ -23,7 +23,7 @@ import pytest
 
 # conftest.py is imported by pytest as the top-level module ``conftest`` (tests/ has no
 # __init__.py), so this is the very module the fixtures come from.
-from conftest import _EXEC_WITH_PARENT_DEATH_SIGNAL, CeleryWorker
+from tests.worker_procs import EXEC_WITH_PARENT_DEATH_SIGNAL, CeleryWorker
 
 
 def free_port() -> int:
@@ -120,7 +120,7 @@ class RedisServer:
         with open(self.workdir / "redis.log", "ab") as log_file:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), self.executable,
+                    sys.executable, "-c", EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), self.executable,
                     "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                     "--dir", str(self.workdir), "--daemonize", "no",
                 ],
