@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schem
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import storage
 from core.errors import InvalidInput
 from registry.selectors import asset_get
 
@@ -67,9 +68,10 @@ class CompareArtifactApi(APIView):
         if unknown:
             raise InvalidInput(f"Unknown option '{unknown[0]}'; the options are runs, path.", field=unknown[0])
         options = options_parse({"runs": _one(request, "runs")})
+        path = storage.clean_relpath(_one(request, "path"))  # a bad request names its field first
         # As the compare API: fewer than 2 runs one may see is a 400, as if the others were never asked for.
         runs = compare_runs(user=request.user, run_ids=options.runs, min_runs=MIN_RUNS)
-        return Response(artifact_side_by_side(runs=runs, path=_one(request, "path")))
+        return Response(artifact_side_by_side(runs=runs, path=path))
 
 
 SAVE_BODY = {"type": "object", "required": ["runs"], "properties": {
