@@ -98,3 +98,28 @@ def test_a_refused_team_form_changes_nothing(world, role):
     assert Membership.objects.get(team=world.lab, user__username="vera").role == "viewer"
     assert world.lab.description != "taken over" and world.lab.max_concurrent_runs == 10
     assert list(world.lab.service_tokens.values_list("name", flat=True)) == ["lab-ci"]
+
+
+def test_a_site_admin_sees_every_team_and_sets_quotas_but_manages_no_one_and_sees_no_runs(world):
+    """Site admins (``is_staff``) see every team, change its quotas and read its audit log;
+    members, settings, service tokens and the team's private work stay its own admins'."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_token, make_user
+
+    staff = make_user("sam")
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(staff, ['read', 'write', 'run', 'admin'])}")
+    assert {"lab", "eddie", "sam"} <= {t["slug"] for t in api.get("/api/v1/teams").json()}
+    assert api.get("/api/v1/teams/lab").status_code == 200
+    assert api.patch("/api/v1/teams/lab/quota", {"max_concurrent_runs": 3}, format="json").status_code == 200
+    assert api.get("/api/v1/teams/lab/audit").status_code == 200
+    assert api.post("/api/v1/teams/lab/members", {"username": "otto", "role": "viewer"}, format="json").status_code == 403
+    assert api.patch("/api/v1/teams/lab", {"description": "x"}, format="json").status_code == 403
+    assert api.get("/api/v1/tokens", {"team": "lab"}).status_code == 403
+    assert api.get("/api/v1/runs").json()["count"] == 0  # seeing a team is not seeing its runs
+    team = world.columns["team"]
+    assert api.get(f"/api/v1/runs/{team.run.pk}").status_code == 404
+    assert api.get(f"/api/v1/comparisons/{team.comparison.slug}").status_code == 404
