@@ -5,7 +5,8 @@ A row names a URL (by its resolver name), a method, how to fill in the URL and b
 column of the world (``matrix_world.Column``), and a rule giving the status per (role,
 visibility). A new endpoint gets a row here (or in matrix_table_<area>.py, joined below);
 ``test_permission_matrix_coverage`` fails until it has one. Rows with ``per_visibility=False``
-do not depend on an asset (``/me``, lists): they are checked once per role, with the ``team`` column's objects.
+do not depend on an asset (``/me``, lists): they are checked once per role, with the ``team``
+column's objects. The helpers and rules rows are made of are in matrix_rows.py.
 """
 from __future__ import annotations
 

@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from accounts.models import Membership, Team
 from accounts.services import membership_set, quota_set, service_token_create, team_create, token_create
+from automation.services import schedule_create, trigger_create
 from compare.models import SavedComparison
 from compare.options import options_parse
 from compare.services import comparison_save
-from automation.services import schedule_create, trigger_create
 from core import storage
 from gallery.services import star_set, subscription_set
 from notifications.services.webhooks import webhook_create
