@@ -8,11 +8,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schem
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import storage
 from core.errors import InvalidInput
 from registry.selectors import asset_get
 
 from .artifacts import artifact_side_by_side
-from .options import MAX_RUNS, MAX_RUNS_SAMPLED, options_parse
+from .options import MAX_RUNS, MAX_RUNS_SAMPLED, MIN_RUNS, options_parse
 from .selectors import compare_data, compare_json, compare_runs, comparison_get, comparison_out, comparisons_visible
 from .services import comparison_delete, comparison_save
 from .trend import trend_data, trend_params
@@ -60,14 +61,17 @@ class CompareArtifactApi(APIView):
                    responses={200: OpenApiTypes.OBJECT}, summary="One artifact path in every run, side by side",
                    description="`{path, kind, items: [per run: run, present, size, url, and by kind: shown (image), "
                                "text, truncated, diff (unified, against the first run that has it), rows (CSV)]}`. "
-                               "At most 256 KiB of each run's file is read.")
+                               "At most 256 KiB of each run's file is read. Runs you cannot see are left out; fewer than 2 "
+                               "visible runs: 400 naming `runs`.")
     def get(self, request):
         unknown = sorted(set(request.query_params) - {"runs", "path", "format"})
         if unknown:
             raise InvalidInput(f"Unknown option '{unknown[0]}'; the options are runs, path.", field=unknown[0])
         options = options_parse({"runs": _one(request, "runs")})
-        runs = compare_runs(user=request.user, run_ids=options.runs)
-        return Response(artifact_side_by_side(runs=runs, path=_one(request, "path")))
+        path = storage.clean_relpath(_one(request, "path"))  # a bad request names its field first
+        # As the compare API: fewer than 2 runs one may see is a 400, as if the others were never asked for.
+        runs = compare_runs(user=request.user, run_ids=options.runs, min_runs=MIN_RUNS)
+        return Response(artifact_side_by_side(runs=runs, path=path))
 
 
 SAVE_BODY = {"type": "object", "required": ["runs"], "properties": {

@@ -26,10 +26,16 @@ from .series import points_per_series, series_json, summaries_of, values_at_step
 DEFAULT_CHARTED_KEYS = 12
 
 
-def compare_runs(*, user: AbstractBaseUser | AnonymousUser, run_ids: tuple[int, ...] | list[int]) -> list[Run]:
-    """The runs of ``run_ids`` that ``user`` may see, in the order asked."""
+def compare_runs(*, user: AbstractBaseUser | AnonymousUser, run_ids: tuple[int, ...] | list[int],
+                 min_runs: int = 0) -> list[Run]:
+    """The runs of ``run_ids`` that ``user`` may see, in the order asked. Fewer than
+    ``min_runs`` of them is the error of asking for too few runs, the same whether the
+    others do not exist or are hidden, so the answer tells nothing about hidden runs."""
     found = {r.pk: r for r in runs_visible(user=user).filter(pk__in=list(run_ids))}
-    return [found[i] for i in run_ids if i in found]
+    runs = [found[i] for i in run_ids if i in found]
+    if len(runs) < min_runs:
+        raise InvalidInput(f"Choose at least {min_runs} runs you can see to compare.", field="runs")
+    return runs
 
 
 def _when(value) -> str | None:
@@ -100,9 +106,7 @@ def compare_data(*, user: AbstractBaseUser | AnonymousUser, options: CompareOpti
     ``series`` maps each charted key to ``[(run id, JSON text)]`` (see ``compare_json``).
     Fewer than ``min_runs`` visible runs is an error naming ``runs`` (a saved view passes 0:
     it opens with whatever the viewer may see)."""
-    runs = compare_runs(user=user, run_ids=options.runs)
-    if len(runs) < min_runs:
-        raise InvalidInput(f"Choose at least {min_runs} runs you can see to compare.", field="runs")
+    runs = compare_runs(user=user, run_ids=options.runs, min_runs=min_runs)
     charted = _charted(runs, options.sample)
     charted_ids = {r.pk for r in charted}
     all_keys = sorted(set(MetricSummary.objects.filter(run__in=runs).values_list("key", flat=True).distinct()))

@@ -3,139 +3,43 @@ each role gets for each visibility.
 
 A row names a URL (by its resolver name), a method, how to fill in the URL and body from a
 column of the world (``matrix_world.Column``), and a rule giving the status per (role,
-visibility). A new endpoint gets a row here; ``test_permission_matrix_coverage`` fails until
-it has one. Rows with ``per_visibility=False`` do not depend on an asset (``/me``, lists):
-they are checked once per role, with the ``team`` column's objects.
+visibility). A new endpoint gets a row here (or in matrix_table_<area>.py, joined below);
+``test_permission_matrix_coverage`` fails until it has one. Rows with ``per_visibility=False``
+do not depend on an asset (``/me``, lists): they are checked once per role, with the ``team``
+column's objects. The helpers and rules rows are made of are in matrix_rows.py.
 """
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-from core import storage
-from tests.accounts.matrix_world import (
-    USERNAMES,
-    Column,
-    World,
-    member,
+from tests.accounts.matrix_rows import (  # noqa: F401  (Row is imported from here by the tests)
+    A401,
+    RUN_CHANGE,
+    RUN_READ,
+    SEE_ASSET,
+    W302,
+    W_RUN_CHANGE,
+    W_RUN_READ,
+    W_SEE_ASSET,
+    Row,
+    always,
+    asset_kw,
+    expect,
+    fresh_run_kw,
+    own_ns,
+    owner_only,
+    publish_body,
+    run_kw,
+    schedule_kw,
     sees_asset,
+    tracked_kw,
+    trigger_kw,
+    uploaded_path,
+    version_kw,
+    webhook_kw,
+    workflow_ref,
     writer,
 )
-from tests.factories import make_bundle, make_spec
-
-Rule = Callable[[str, str], int]
-Kwargs = Callable[[Column, World], dict]
-
-
-def expect(ok: int, *, anon: int | None = None, see: Callable | None = None, change: Callable | None = None,
-           hidden: int = 404, denied: int = 403) -> Rule:
-    """The usual shape of a rule: the anonymous answer (None: judged like anyone else), then
-    404 for whoever may not see the object, 403 for whoever may see but not change it, and
-    ``ok`` for the rest."""
-
-    def rule(role: str, vis: str) -> int:
-        if role == "anonymous" and anon is not None:
-            return anon
-        if see is not None and not see(role, vis):
-            return hidden
-        if change is not None and not change(role, vis):
-            return denied
-        return ok
-
-    return rule
-
-
-def owner_only(ok: int, *, anon: int) -> Rule:
-    """Objects that are one user's own (eddie's webhook): everyone else gets 404."""
-    return lambda role, vis: anon if role == "anonymous" else (ok if role == "editor" else 404)
-
-
-def always(code: int) -> Rule:
-    return lambda role, vis: code
-
-
-@dataclass(frozen=True)
-class Row:
-    route: str  # the resolver name, e.g. "api:run" or "runs:detail"
-    method: str
-    rule: Rule
-    kwargs: Kwargs = lambda c, w: {}
-    body: Callable[[Column, World], Any] | None = None
-    query: Callable[[Column, World], dict] | None = None
-    per_visibility: bool = True
-    fmt: str = "json"  # "json", "multipart" or "raw" for the API; form posts on the web
-    headers: Callable[[Column, World], dict] | None = None
-    login_redirect: bool = True  # an anonymous 302 goes to the login page
-    note: str = ""
-    id: str = field(default="")
-
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.route}{'[' + self.id + ']' if self.id else ''}"
-
-
-def asset_kw(c: Column, w: World) -> dict:
-    return {"namespace": c.ns, "name": c.name}
-
-
-def version_kw(c: Column, w: World) -> dict:
-    return {**asset_kw(c, w), "version": "1.0.0"}
-
-
-def run_kw(c: Column, w: World) -> dict:
-    return {"run_id": c.run.pk}
-
-
-def fresh_run_kw(c: Column, w: World) -> dict:
-    return {"run_id": c.fresh_run().pk}
-
-
-def tracked_kw(c: Column, w: World) -> dict:
-    return {"run_id": c.tracked.pk}
-
-
-def schedule_kw(c: Column, w: World) -> dict:
-    return {"schedule_id": c.schedule.pk}
-
-
-def trigger_kw(c: Column, w: World) -> dict:
-    return {"trigger_id": c.trigger.pk}
-
-
-def webhook_kw(c: Column, w: World) -> dict:
-    return {"webhook_id": w.webhook_id}
-
-
-def publish_body(c: Column, w: World) -> dict:
-    bundle = io.BytesIO(make_bundle())
-    bundle.name = "bundle.tar.gz"
-    spec = make_spec(name=c.name, description="matrix")
-    return {"spec": json.dumps(spec), "bundle": bundle, "version": "9.9.9", "visibility": c.vis,
-            "namespace": c.ns}
-
-
-def uploaded_path(c: Column, w: World) -> dict:
-    storage.put(storage.artifact_key(c.tracked.pk, "committed.txt"), b"uploaded")
-    return {"path": "committed.txt"}
-
-
-def own_ns(w: World) -> str:
-    """The personal namespace of the role sending the request (anonymous: none)."""
-    return USERNAMES.get(w.role, "")
-
-
-def workflow_ref(c: Column, w: World) -> str:
-    return f"{c.ns}/{c.name}"
-
-
-# The API answers 401 to the anonymous caller everywhere but where it says AllowAny.
-A401 = 401
-SEE_ASSET = {"anon": A401, "see": sees_asset}
-RUN_READ = {"anon": A401, "see": member}
-RUN_CHANGE = {"anon": A401, "see": member, "change": writer}
+from tests.accounts.matrix_table_accounts import ACCOUNTS_API_ROWS, ACCOUNTS_WEB_ROWS
+from tests.accounts.matrix_table_compare import COMPARE_API_ROWS, COMPARE_WEB_ROWS
 
 API_ROWS: list[Row] = [
     Row("api:me", "GET", expect(200, anon=A401), per_visibility=False),
@@ -235,12 +139,6 @@ API_ROWS: list[Row] = [
         headers=lambda c, w: {"X-Flowdeck-Secret": c.trigger_secret}, id="with-secret", note="anyone holding the secret starts a run as the trigger's owner"),
 ]
 
-# The web answers the anonymous visitor of a signed-in page with a redirect to the login page.
-W302 = 302
-W_SEE_ASSET = {"anon": W302, "see": sees_asset}
-W_RUN_READ = {"anon": W302, "see": member}
-W_RUN_CHANGE = {"anon": W302, "see": member, "change": writer}
-
 WEB_ROWS: list[Row] = [
     Row("login", "GET", always(200), per_visibility=False),
     Row("login", "POST", always(200), per_visibility=False, body=lambda c, w: {"username": "ada", "password": "wrong"},
@@ -293,3 +191,6 @@ WEB_ROWS: list[Row] = [
         kwargs=lambda c, w: {"schedule_id": c.schedule.pk, "action": "pause"}, body=lambda c, w: {}),
     Row("automation:trigger-delete", "POST", expect(302, **W_RUN_CHANGE), kwargs=trigger_kw, body=lambda c, w: {}),
 ]
+
+API_ROWS += COMPARE_API_ROWS + ACCOUNTS_API_ROWS
+WEB_ROWS += COMPARE_WEB_ROWS + ACCOUNTS_WEB_ROWS

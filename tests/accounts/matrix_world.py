@@ -1,12 +1,19 @@
 """The world the permission matrix runs in: one team, four people, and one asset per
 visibility with everything that hangs off it (versions, a run with steps, logs, metrics and
-an artifact, a tracked run, a schedule, a trigger, a subscription, a webhook).
+an artifact, a tracked run, a schedule, a trigger, a subscription, a webhook, a saved
+comparison), and the accounts side: lab's quota, its audit log, a service token, eddie's
+spare personal token.
 
 - ``lab`` is a team: ada is its admin, eddie an editor, vera a viewer. otto is in no team.
 - ``private``: eddie's private workflow in his personal namespace ``eddie``; its runs,
   schedule and trigger live there too, so only eddie may see them.
 - ``team``: a team-visible workflow in ``lab``, runs and automation in ``lab``.
 - ``public``: a public workflow in ``lab``; its runs and automation are still ``lab``'s.
+- Saved comparisons: ``private`` is eddie's own (his two private runs); ``team`` is eddie's,
+  shared with ``lab``, over lab's team runs AND his private runs (so a viewer opening it must
+  not get the private ones); ``public`` is ada's, shared with ``lab``, over the public runs.
+- The team rows use each column's namespace: ``eddie`` (personal, eddie its admin) for
+  ``private``, ``lab`` for ``team`` and ``public``.
 
 Built once per module and committed (each cell's writes are rolled back after it).
 """
@@ -18,8 +25,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import Membership, Team
-from accounts.services import team_create
+from accounts.services import membership_set, quota_set, service_token_create, team_create, token_create
 from automation.services import schedule_create, trigger_create
+from compare.models import SavedComparison
+from compare.options import options_parse
+from compare.services import comparison_save
 from core import storage
 from gallery.services import star_set, subscription_set
 from notifications.services.webhooks import webhook_create
@@ -62,6 +72,15 @@ def writer(role: str, vis: str) -> bool:
     return role == "editor" if vis == "private" else role in ("editor", "admin")
 
 
+def team_admin(role: str, vis: str) -> bool:
+    """Manages the column's namespace: members, settings, quotas, service tokens, audit log."""
+    return role == "editor" if vis == "private" else role == "admin"
+
+
+def comparison_owner(vis: str) -> str:
+    return "admin" if vis == "public" else "editor"
+
+
 @dataclass
 class Column:
     """Everything of one visibility."""
@@ -75,6 +94,7 @@ class Column:
     schedule: object
     trigger: object
     trigger_secret: str
+    comparison: SavedComparison | None = None
 
     @property
     def ns(self) -> str:
@@ -96,6 +116,8 @@ class World:
     lab: Team
     columns: dict[str, Column]
     webhook_id: int
+    spare_token_id: int  # eddie's personal token (not the one the cells use)
+    service_token_id: int  # lab's service token, made by ada
     role: str = ""  # the role of the cell being sent, for bodies that depend on it
 
 
@@ -127,8 +149,9 @@ def build_world() -> World:
     users = {role: make_user(name, email=f"{name}@example.com") for role, name in USERNAMES.items()}
     ada, eddie, vera = users["admin"], users["editor"], users["viewer"]
     lab = team_create(slug="lab", owner=ada)
-    Membership.objects.create(team=lab, user=eddie, role=Membership.Role.EDITOR)
-    Membership.objects.create(team=lab, user=vera, role=Membership.Role.VIEWER)
+    membership_set(team=lab, user=eddie, role=Membership.Role.EDITOR, actor=ada)  # audited, as the API does
+    membership_set(team=lab, user=vera, role=Membership.Role.VIEWER, actor=ada)
+    quota_set(actor=ada, team=lab, max_concurrent_runs=10)
     personal = Team.objects.get(personal_of=eddie)
     columns = {}
     for vis, namespace, name in (("private", personal, "pflow"), ("team", lab, "tflow"), ("public", lab, "pubflow")):
@@ -145,6 +168,22 @@ def build_world() -> World:
         subscription_set(user=eddie, asset=first.asset)
         star_set(user=eddie, asset=first.asset)
         columns[vis] = Column(vis, namespace, first.asset, first, run, tracked, schedule, trigger, secret)
+    _save_comparisons(columns, ada, eddie)
+    spare, _ = token_create(user=eddie, name="spare", scopes=["read"], expires_at=None)
+    service, _ = service_token_create(actor=ada, team=lab, name="lab-ci", scopes=["read", "run"], expires_at=None)
     endpoint, _ = webhook_create(user=eddie, name="eddie-hook", url="https://hooks.example.com/eddie")
     tokens = {role: make_token(user, ALL_SCOPES, name="matrix") for role, user in users.items()}
-    return World(users=users, tokens=tokens, lab=lab, columns=columns, webhook_id=endpoint.pk)
+    return World(users=users, tokens=tokens, lab=lab, columns=columns, webhook_id=endpoint.pk,
+                 spare_token_id=spare.pk, service_token_id=service.pk)
+
+
+def _save_comparisons(columns: dict[str, Column], ada, eddie) -> None:
+    def runs(*vis: str) -> object:
+        return options_parse({}, runs=[str(r.pk) for v in vis for r in (columns[v].run, columns[v].tracked)])
+
+    columns["private"].comparison = comparison_save(user=eddie, options=runs("private"), title="eddie alone",
+                                                    visibility="private")
+    columns["team"].comparison = comparison_save(user=eddie, options=runs("team", "private"), title="lab and mine",
+                                                 namespace="lab", visibility="team")
+    columns["public"].comparison = comparison_save(user=ada, options=runs("public"), title="public runs",
+                                                   namespace="lab", visibility="team")

@@ -101,6 +101,15 @@ def test_another_users_artifacts_are_not_read(client, pair, other_user, auth_cli
     assert [i["run"] for i in body["items"]] == [a, b] and "hunter2" not in json.dumps(body)
 
 
+def test_fewer_than_two_visible_runs_is_a_400_as_for_runs_that_do_not_exist(client, pair, other_user, auth_client):
+    a, _b = pair
+    secret = track(auth_client(other_user), "secret", params={}, artifacts={"config.json": b"{}"})
+    hidden = client.get("/api/v1/compare/artifact", {"runs": f"{a},{secret}", "path": "config.json"})
+    missing = client.get("/api/v1/compare/artifact", {"runs": f"{a},987654", "path": "config.json"})
+    assert_error(hidden, 400, "invalid", "runs")
+    assert hidden.content == missing.content
+
+
 @pytest.mark.parametrize("params,field", [({"runs": "1,2"}, "path"), ({"path": "x"}, "runs"),
                                           ({"runs": "1,2", "path": "../etc/passwd"}, "path"),
                                           ({"runs": "1,2", "path": "x", "at": "best"}, "at")])
