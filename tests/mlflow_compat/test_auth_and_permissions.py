@@ -65,7 +65,6 @@ def test_it_lets_a_team_viewer_read_but_not_write(mlflow_env):
     from accounts.services import membership_set, team_create
 
     team = team_create(slug="vision", owner=mlflow_env.user)
-    membership_set(team=team, user=mlflow_env.user, role="editor")
     viewer = make_user("victor")
     membership_set(team=team, user=viewer, role="viewer")
     mlflow.set_experiment("vision/shared")
