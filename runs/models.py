@@ -79,6 +79,8 @@ class StepStatus(models.TextChoices):
 
 
 STEP_FINAL = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.STOPPED}
+# A list, in the order of the partial index's condition below.
+STEP_UNFINISHED = [StepStatus.PENDING.value, StepStatus.QUEUED.value, StepStatus.RUNNING.value]
 
 
 class StepRun(models.Model):
@@ -111,8 +113,13 @@ class StepRun(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_step_per_run")]
         # The reaper's every pass looks for queued and running steps, not the finished millions.
-        indexes = [models.Index(fields=["status"], name="steprun_in_flight",
-                                condition=models.Q(status__in=["queued", "running"]))]
+        indexes = [
+            models.Index(fields=["status"], name="steprun_in_flight", condition=models.Q(status__in=["queued", "running"])),
+            # "Has every dependency of this join ended?" and "is the run over?" read only the
+            # steps of the run still to end, not the thousands that did.
+            models.Index(fields=["run"], name="steprun_unfinished",
+                         condition=models.Q(status__in=["pending", "queued", "running"])),
+        ]
         ordering = ["position"]
 
     @property
@@ -225,6 +232,9 @@ class WorkerNode(models.Model):
     name = models.CharField(max_length=200, unique=True)
     hostname = models.CharField(max_length=200)
     queues = models.JSONField(default=list)
+    # How many steps it runs at once (its pool's processes; 0 if it did not say). Dispatch
+    # cuts a fan-out into at least as many batches as the live workers have processes.
+    concurrency = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(db_index=True)
 

@@ -12,8 +12,8 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -30,6 +30,8 @@ from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
 from ..worker_registry import node_name
+from ..workdirs import workdir_create, workdir_discard
+from .dispatch import batch_resend
 from .graph import version_graph
 from .lifecycle import run_advance
 from .logs import log_chunks_clear, log_ship
@@ -37,6 +39,7 @@ from .reaper import forget_attempt, takeover_dead_local
 
 log = logging.getLogger(__name__)
 WATCH_S = 1.0  # how often a running step's log is shipped and a stop request looked for
+HANDOFF_S = 1.0  # a batch's step running this long hands the rest of the batch back to the queue
 
 
 class StepFailure(Exception):
@@ -48,42 +51,128 @@ def worker_name() -> str:
     return f"{node_name() or socket.gethostname()}:{os.getpid()}"
 
 
+_CLAIM_SQL = """
+UPDATE {table} SET status = 'running', started_at = %s, heartbeat_at = %s, finished_at = NULL, worker = %s,
+       attempt = attempt + 1, exit_code = NULL, error = ''
+ WHERE id = (SELECT id FROM {table} WHERE id = ANY(%s) AND status = 'queued'
+              ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
+   AND status = 'queued'
+RETURNING id, run_id, name, attempt, resource_class
+"""
+
+
 def claim(step_run_id: int) -> bool:
     """queued -> running, once. A redelivered or duplicate message changes nothing."""
+    return claim_next([step_run_id]) is not None
+
+
+def claim_next(step_run_ids: list[int]) -> StepRun | None:
+    """Claim the first step of ``step_run_ids`` (in dependency order) that is still queued:
+    queued -> running, with a conditional update, so no step is ever claimed twice. Returns
+    the claimed step (its ``run`` not loaded), or None when none of them is queued."""
     now = timezone.now()
-    return bool(
-        StepRun.objects.filter(pk=step_run_id, status=StepStatus.QUEUED).update(
-            status=StepStatus.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            finished_at=None,
-            worker=worker_name(),
-            attempt=F("attempt") + 1,
-            exit_code=None,
-            error="",
-        )
-    )
+    if connection.vendor == "postgresql":
+        # One statement: pick, lock and claim (SKIP LOCKED: two workers sharing the ids never wait on each other).
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL.format(table=StepRun._meta.db_table), [now, now, worker_name(), list(step_run_ids)])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        pk, run_id, name, attempt, resource_class = row
+        return StepRun(pk=pk, run_id=run_id, name=name, attempt=attempt, resource_class=resource_class,
+                       status=StepStatus.RUNNING, started_at=now)
+    queued = StepRun.objects.filter(pk__in=step_run_ids, status=StepStatus.QUEUED).order_by("position")
+    for pk in queued.values_list("pk", flat=True):
+        if StepRun.objects.filter(pk=pk, status=StepStatus.QUEUED).update(
+            status=StepStatus.RUNNING, started_at=now, heartbeat_at=now, finished_at=None, worker=worker_name(),
+            attempt=F("attempt") + 1, exit_code=None, error="",
+        ):
+            return StepRun.objects.get(pk=pk)
+    return None
+
+
+class _RunCache:
+    """What the steps of one message share: their run (its parameters never change while
+    it runs) and the outputs of the steps they read from, which ended before they were queued."""
+
+    def __init__(self) -> None:
+        self.runs: dict[int, Run] = {}
+        self.outputs: dict[tuple[int, str], dict] = {}
+
+    def run(self, run_id: int) -> Run:
+        if run_id not in self.runs:
+            self.runs[run_id] = Run.objects.only("id", "params", "asset_version_id").get(pk=run_id)
+        return self.runs[run_id]
+
+    def upstream_outputs(self, run_id: int, names: set[str]) -> dict[str, dict]:
+        missing = [n for n in names if (run_id, n) not in self.outputs]
+        if missing:
+            for name, outputs in StepRun.objects.filter(run_id=run_id, name__in=missing).values_list("name", "outputs"):
+                self.outputs[(run_id, name)] = outputs or {}
+        return {n: self.outputs[(run_id, n)] for n in names if (run_id, n) in self.outputs}
 
 
 def step_execute(*, step_run_id: int) -> None:
-    if not claim(step_run_id) and not takeover_dead_local(step_run_id, worker_name()):
-        return
-    step = StepRun.objects.select_related("run").get(pk=step_run_id)
-    run = step.run
+    """Run one queued step (or take over one whose worker process on this host died)."""
+    step = claim_next([step_run_id])
+    if step is None:
+        if not takeover_dead_local(step_run_id, worker_name()):
+            return
+        step = StepRun.objects.get(pk=step_run_id)
+    _execute(step, _RunCache())
+
+
+def steps_execute(*, step_run_ids: list[int]) -> int:
+    """Run the steps of one batch message, one after another in this worker process: each
+    still queued is claimed just before it runs (a step stopped, or sent again and taken by
+    another worker meanwhile, is passed over). A batch delivered again after its worker died
+    first takes over the step that worker was running.
+
+    A batch whose step runs longer than ``HANDOFF_S`` hands the steps it has not started
+    back to the queue as a new batch and ends after that step: batches are for many short
+    steps; long ones go to whichever worker is free, as single messages would. Returns how
+    many steps it ran."""
+    cache, ran = _RunCache(), 0
+    left = list(step_run_ids)
+    handed_off = False
+
+    def hand_off(current: StepRun) -> None:
+        nonlocal handed_off
+        rest = [pk for pk in left if pk != current.pk]
+        # Kept if the broker is away: this worker then runs them after all.
+        handed_off = not rest or batch_resend(rest, step_queue(current))
+
+    running = StepRun.objects.filter(pk__in=left, status=StepStatus.RUNNING).values_list("pk", flat=True)
+    for pk in list(running):
+        if takeover_dead_local(pk, worker_name()):
+            left.remove(pk)
+            _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off)
+            ran += 1
+    while not handed_off and (step := claim_next(left)) is not None:
+        left.remove(step.pk)
+        _execute(step, cache, on_slow=hand_off)
+        ran += 1
+    return ran
+
+
+def _execute(step: StepRun, cache: _RunCache, on_slow: Callable[[StepRun], None] | None = None) -> None:
+    """Run a claimed step in its own process and record how it ended. ``on_slow(step)`` is
+    called once if the step is still running after ``HANDOFF_S``."""
+    run = step.run = cache.run(step.run_id)
     if step.attempt > 1:
         forget_attempt(step)  # what an earlier attempt logged
     graph = version_graph(run.asset_version_id)
     spec = graph.specs[step.name]
-    workdir = Path(tempfile.mkdtemp(prefix=f"flowdeck-{run.pk}-{step.name}-"))
+    workdir = workdir_create(run.pk, step.name)
     shipped = 0  # bytes of log shipped live: rows to clear at the end
     status, error, exit_code = StepStatus.FAILED, "", None
     outputs: dict = {}
     log_path = workdir / "log.txt"
     try:
         bundle = bundle_dir(graph.digest)
-        _prepare(workdir, bundle, run, step, spec)
+        _prepare(workdir, bundle, run, step, spec, cache)
         plaintext = step_token_issue(step_run_id=step.pk, attempt=step.attempt)  # dies with this attempt
-        exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext)
+        exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext, on_slow)
         if stopped:
             status, error = StepStatus.STOPPED, "Stopped by request."
         elif timed_out:
@@ -108,15 +197,15 @@ def step_execute(*, step_run_id: int) -> None:
     try:
         _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)  # after the record: the next step need not wait for it
+        workdir_discard(workdir)  # in the background: the next step need not wait for the disk
 
 
-def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -> None:
+def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, cache: _RunCache) -> None:
     (workdir / "inputs").mkdir()
     (workdir / "outputs").mkdir()
     (workdir / "scratch").mkdir()
     upstream = {ref.partition(".")[0] for ref in spec["inputs"].values()} - {"params"}
-    siblings = {s.name: s for s in run.steps.filter(name__in=upstream)} if upstream else {}
+    siblings = cache.upstream_outputs(run.pk, upstream) if upstream else {}
     args: dict = {}
     input_files: dict[str, str] = {}
     for arg, ref in spec["inputs"].items():
@@ -127,8 +216,7 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -
         if head == "params":
             args[arg] = run.params.get(tail)
             continue
-        source = siblings.get(head)
-        produced = (source.outputs or {}).get(tail) if source else None
+        produced = siblings.get(head, {}).get(tail)
         if not produced:
             raise StepFailure(f"Input '{arg}' needs output '{tail}' of step '{head}', which is missing.")
         rel = f"inputs/{arg}.pkl"
@@ -169,7 +257,7 @@ def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> 
 
 
 def _run_subprocess(
-    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str
+    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str, on_slow: Callable[[StepRun], None] | None
 ) -> tuple[int | None, bool, bool, int]:
     """Run the step; ship its log, heartbeat, and kill it on stop or timeout.
     Returns (exit code, stopped, timed out, bytes of log shipped live)."""
@@ -185,6 +273,9 @@ def _run_subprocess(
             if return_code is not None:
                 return return_code, stopped, timed_out, shipped
             now = time.monotonic()
+            if on_slow is not None and now - started >= HANDOFF_S:
+                on_slow, slow = None, on_slow
+                slow(step)
             if now - started > timeout:
                 timed_out = True
                 proc.kill()
@@ -263,15 +354,22 @@ def _store_log(log_path: Path, run: Run, step: StepRun) -> tuple[str, int]:
 
 def _record(step: StepRun, spec: dict, status: str, error: str, exit_code, outputs, log_key, log_size) -> None:
     retry = status == StepStatus.FAILED and step.attempt <= int(spec.get("retries") or 0)
-    StepRun.objects.filter(pk=step.pk, status=StepStatus.RUNNING).update(
-        status=StepStatus.QUEUED if retry else status,
-        finished_at=None if retry else timezone.now(),
-        error=error[:4000],
-        exit_code=exit_code,
-        outputs=outputs,
-        log_key=log_key,
-        log_size=log_size,
-    )
+    # This attempt only: a step the reaper took back (no heartbeat) and another worker runs
+    # now is theirs to record. Plain SQL: this runs once per step, and the ORM's query
+    # building cost more than the update.
+    finished = None if retry else connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {StepRun._meta.db_table} SET status = %s, finished_at = %s, error = %s, exit_code = %s, "
+            "outputs = %s, log_key = %s, log_size = %s WHERE id = %s AND status = %s AND attempt = %s",
+            [StepStatus.QUEUED if retry else status, finished, error[:4000], exit_code, json.dumps(outputs),
+             log_key, log_size, step.pk, StepStatus.RUNNING, step.attempt],
+        )
+        recorded = cursor.rowcount
+    if not recorded:
+        log.warning("step %s of run %s: attempt %s was taken over meanwhile; its result is dropped",
+                    step.name, step.run_id, step.attempt)
+        return
     if retry:
         from ..tasks import step_execute_task
 
