@@ -84,7 +84,10 @@ STEP_UNFINISHED = [StepStatus.PENDING.value, StepStatus.QUEUED.value, StepStatus
 
 
 class StepRun(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # Every status change writes a new row version into every index of this table (the
+    # status is indexed, so none is a HOT update), three or four times per step: indexes
+    # here are few and partial. ``run`` is served by the (run, name) constraint's index.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     name = models.CharField(max_length=64)
     position = models.PositiveIntegerField(default=0)  # index in dependency order
     status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
@@ -106,9 +109,10 @@ class StepRun(models.Model):
     gate = models.JSONField(null=True, blank=True)
     # Set when the step (cache=True) was queued; a succeeded step with this key can stand in
     # for a later one with the same key in its namespace.
-    cache_key = models.CharField(max_length=64, blank=True, db_index=True)
+    cache_key = models.CharField(max_length=64, blank=True)
     # The executed step whose outputs this one reuses, on a cache hit.
-    cached_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cached_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_step_per_run")]
@@ -119,6 +123,9 @@ class StepRun(models.Model):
             # steps of the run still to end, not the thousands that did.
             models.Index(fields=["run"], name="steprun_unfinished",
                          condition=models.Q(status__in=["pending", "queued", "running"])),
+            # Only the few steps that have a cache key, or reused another's outputs.
+            models.Index(fields=["cache_key"], name="steprun_cache_key", condition=~models.Q(cache_key="")),
+            models.Index(fields=["cached_from"], name="steprun_cached_from", condition=models.Q(cached_from__isnull=False)),
         ]
         ordering = ["position"]
 

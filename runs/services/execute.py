@@ -9,16 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.step_tokens import step_token_issue
@@ -29,8 +26,8 @@ from ..bundle_cache import bundle_dir
 from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
-from ..worker_registry import node_name
 from ..workdirs import workdir_create, workdir_discard
+from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
 from .dispatch import batch_resend
 from .graph import version_graph
 from .lifecycle import run_advance
@@ -44,51 +41,6 @@ HANDOFF_S = 1.0  # a batch's step running this long hands the rest of the batch 
 
 class StepFailure(Exception):
     """A failure to report on the step, as opposed to a bug in Flowdeck."""
-
-
-def worker_name() -> str:
-    """``<celery node>:<pid>`` (e.g. ``gpu-1@box:1234``), the pool process running the step."""
-    return f"{node_name() or socket.gethostname()}:{os.getpid()}"
-
-
-_CLAIM_SQL = """
-UPDATE {table} SET status = 'running', started_at = %s, heartbeat_at = %s, finished_at = NULL, worker = %s,
-       attempt = attempt + 1, exit_code = NULL, error = ''
- WHERE id = (SELECT id FROM {table} WHERE id = ANY(%s) AND status = 'queued'
-              ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
-   AND status = 'queued'
-RETURNING id, run_id, name, attempt, resource_class
-"""
-
-
-def claim(step_run_id: int) -> bool:
-    """queued -> running, once. A redelivered or duplicate message changes nothing."""
-    return claim_next([step_run_id]) is not None
-
-
-def claim_next(step_run_ids: list[int]) -> StepRun | None:
-    """Claim the first step of ``step_run_ids`` (in dependency order) that is still queued:
-    queued -> running, with a conditional update, so no step is ever claimed twice. Returns
-    the claimed step (its ``run`` not loaded), or None when none of them is queued."""
-    now = timezone.now()
-    if connection.vendor == "postgresql":
-        # One statement: pick, lock and claim (SKIP LOCKED: two workers sharing the ids never wait on each other).
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL.format(table=StepRun._meta.db_table), [now, now, worker_name(), list(step_run_ids)])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        pk, run_id, name, attempt, resource_class = row
-        return StepRun(pk=pk, run_id=run_id, name=name, attempt=attempt, resource_class=resource_class,
-                       status=StepStatus.RUNNING, started_at=now)
-    queued = StepRun.objects.filter(pk__in=step_run_ids, status=StepStatus.QUEUED).order_by("position")
-    for pk in queued.values_list("pk", flat=True):
-        if StepRun.objects.filter(pk=pk, status=StepStatus.QUEUED).update(
-            status=StepStatus.RUNNING, started_at=now, heartbeat_at=now, finished_at=None, worker=worker_name(),
-            attempt=F("attempt") + 1, exit_code=None, error="",
-        ):
-            return StepRun.objects.get(pk=pk)
-    return None
 
 
 class _RunCache:
@@ -125,8 +77,8 @@ def step_execute(*, step_run_id: int) -> None:
 def steps_execute(*, step_run_ids: list[int]) -> int:
     """Run the steps of one batch message, one after another in this worker process: each
     still queued is claimed just before it runs (a step stopped, or sent again and taken by
-    another worker meanwhile, is passed over). A batch delivered again after its worker died
-    first takes over the step that worker was running.
+    another worker meanwhile, is passed over); recording one claims the next. A batch
+    delivered again after its worker died first takes over the step that worker was running.
 
     A batch whose step runs longer than ``HANDOFF_S`` hands the steps it has not started
     back to the queue as a new batch and ends after that step: batches are for many short
@@ -142,22 +94,33 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
         # Kept if the broker is away: this worker then runs them after all.
         handed_off = not rest or batch_resend(rest, step_queue(current))
 
+    def then() -> list[int] | None:
+        return None if handed_off or not left else left
+
     running = StepRun.objects.filter(pk__in=left, status=StepStatus.RUNNING).values_list("pk", flat=True)
+    step = None
     for pk in list(running):
         if takeover_dead_local(pk, worker_name()):
             left.remove(pk)
-            _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off)
+            step = _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off, then=then)
             ran += 1
-    while not handed_off and (step := claim_next(left)) is not None:
+            break
+    if step is None and then() is not None:
+        step = claim_next(left)
+    while step is not None:
         left.remove(step.pk)
-        _execute(step, cache, on_slow=hand_off)
+        step = _execute(step, cache, on_slow=hand_off, then=then)
         ran += 1
     return ran
 
 
-def _execute(step: StepRun, cache: _RunCache, on_slow: Callable[[StepRun], None] | None = None) -> None:
+def _execute(
+    step: StepRun, cache: _RunCache, on_slow: Callable[[StepRun], None] | None = None,
+    then: Callable[[], list[int] | None] = lambda: None,
+) -> StepRun | None:
     """Run a claimed step in its own process and record how it ended. ``on_slow(step)`` is
-    called once if the step is still running after ``HANDOFF_S``."""
+    called once if the step is still running after ``HANDOFF_S``; the next step of
+    ``then()`` (if any) is claimed as this one is recorded, and returned."""
     run = step.run = cache.run(step.run_id)
     if step.attempt > 1:
         forget_attempt(step)  # what an earlier attempt logged
@@ -195,7 +158,7 @@ def _execute(step: StepRun, cache: _RunCache, on_slow: Callable[[StepRun], None]
     if shipped and log_key:  # with no stored log, the live text is all there is: keep it
         log_chunks_clear(step_id=step.pk)
     try:
-        _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
+        return _record(step, spec, status, error, exit_code, outputs, log_key, log_size, then())
     finally:
         workdir_discard(workdir)  # in the background: the next step need not wait for the disk
 
@@ -352,30 +315,27 @@ def _store_log(log_path: Path, run: Run, step: StepRun) -> tuple[str, int]:
         return "", 0
 
 
-def _record(step: StepRun, spec: dict, status: str, error: str, exit_code, outputs, log_key, log_size) -> None:
+def _record(
+    step: StepRun, spec: dict, status: str, error: str, exit_code, outputs, log_key, log_size, claim_from
+) -> StepRun | None:
+    """Record the step (queued again when a retry is due), claim the next of ``claim_from``,
+    then move the run on. Returns the step claimed."""
     retry = status == StepStatus.FAILED and step.attempt <= int(spec.get("retries") or 0)
-    # This attempt only: a step the reaper took back (no heartbeat) and another worker runs
-    # now is theirs to record. Plain SQL: this runs once per step, and the ORM's query
-    # building cost more than the update.
-    finished = None if retry else connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {StepRun._meta.db_table} SET status = %s, finished_at = %s, error = %s, exit_code = %s, "
-            "outputs = %s, log_key = %s, log_size = %s WHERE id = %s AND status = %s AND attempt = %s",
-            [StepStatus.QUEUED if retry else status, finished, error[:4000], exit_code, json.dumps(outputs),
-             log_key, log_size, step.pk, StepStatus.RUNNING, step.attempt],
-        )
-        recorded = cursor.rowcount
+    recorded, claimed = step_record(
+        step, status=StepStatus.QUEUED if retry else status, error=error, exit_code=exit_code, outputs=outputs,
+        log_key=log_key, log_size=log_size, claim_from=claim_from,
+    )
     if not recorded:
         log.warning("step %s of run %s: attempt %s was taken over meanwhile; its result is dropped",
                     step.name, step.run_id, step.attempt)
-        return
-    if retry:
+    elif retry:
         from ..tasks import step_execute_task
 
         step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60), queue=step_queue(step))
-        return
-    run_advance(run_id=step.run_id, finished=step.name, version_id=step.run.asset_version_id)
+    else:
+        run_advance(run_id=step.run_id, finished=step.name, version_id=step.run.asset_version_id,
+                    running=claimed.name if claimed is not None and claimed.run_id == step.run_id else None)
+    return claimed
 
 
 def _last_line(path: Path) -> str:

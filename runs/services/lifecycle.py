@@ -96,7 +96,9 @@ class _Steps(dict):
             self.update((s.name, s) for s in self.run.steps.filter(name__in=missing))
 
 
-def run_advance(*, run_id: int, finished: str | None = None, version_id: int | None = None) -> list[int]:
+def run_advance(
+    *, run_id: int, finished: str | None = None, version_id: int | None = None, running: str | None = None
+) -> list[int]:
     """Queue every pending step whose dependencies succeeded and whose gate holds (a false
     gate skips it; a cache hit succeeds it at once); skip those behind a failure or a skip;
     finish the run when no step is left. Safe to call any number of times, concurrently:
@@ -109,6 +111,11 @@ def run_advance(*, run_id: int, finished: str | None = None, version_id: int | N
 
     ``version_id`` (the run's version, when the caller knows it) saves reading the run
     before the lock; whether it ended or is stopping is checked under the lock.
+
+    ``running`` names a step of the run the caller knows has not ended (the next step of
+    its batch, which it holds): a step that depends on it is not ready, and the run is not
+    over, without asking the database. The thousand children of a fan-out, run in batches,
+    thus ask about the join only as each batch ends.
 
     Returns the ids of the steps it dispatched.
     """
@@ -126,12 +133,13 @@ def run_advance(*, run_id: int, finished: str | None = None, version_id: int | N
     # same moment, at least the second sees the first as final: nothing is left waiting.
     ready = [
         name for name in graph.dependents[finished]
-        if graph.specs[name]["depends_on"] == [finished] or not _unfinished(run_id, graph.depends_on[name])
+        if graph.specs[name]["depends_on"] == [finished]
+        or (running not in graph.depends_on[name] and not _unfinished(run_id, graph.depends_on[name]))
     ]
     if ready:
         return _advance_some(run_id, graph, ready)
-    if graph.dependents[finished]:
-        return []  # a step after this one still waits on another: the run is not over
+    if graph.dependents[finished] or running:
+        return []  # a step after this one still waits on another, or one still runs: the run is not over
     if not _unfinished(run_id):
         return _advance_all(run_id)  # the run is over: finish it under the lock
     return []
