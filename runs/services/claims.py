@@ -28,6 +28,15 @@ UPDATE {_T} SET status = 'running', started_at = %s, heartbeat_at = %s, finished
 RETURNING id, run_id, name, attempt, resource_class"""
 _RECORD = (f"UPDATE {_T} SET status = %s, finished_at = %s, error = %s, exit_code = %s, outputs = %s, "
            "log_key = %s, log_size = %s WHERE id = %s AND status = 'running' AND attempt = %s")
+# A batch that ran out of its own steps helps the others of its run: any step of the same
+# run and resource class still waiting for its first attempt (a retry waits for its backoff).
+_STEAL = f"""
+UPDATE {_T} SET status = 'running', started_at = %s, heartbeat_at = %s, finished_at = NULL, worker = %s,
+       attempt = attempt + 1, exit_code = NULL, error = ''
+ WHERE id = (SELECT id FROM {_T} WHERE run_id = %s AND status = 'queued' AND resource_class = %s AND attempt = 0
+              ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
+   AND status = 'queued'
+RETURNING id, run_id, name, attempt, resource_class"""
 # Both in one statement, so one round trip and one commit: the claim picks another row
 # (the recorded one is not queued), and SKIP LOCKED keeps two workers from waiting on each other.
 _RECORD_AND_CLAIM = f"""
@@ -61,6 +70,17 @@ def claim_next(step_run_ids: list[int]) -> StepRun | None:
         ):
             return StepRun.objects.get(pk=pk)
     return None
+
+
+def claim_sibling(step: StepRun) -> StepRun | None:
+    """Claim a step of ``step``'s run and resource class that another batch holds but has
+    not started (PostgreSQL only; elsewhere batches do not help each other)."""
+    if connection.vendor != "postgresql":
+        return None
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_STEAL, [now, now, worker_name(), step.run_id, step.resource_class])
+        return _claimed(cursor.fetchone(), now)
 
 
 def step_record(

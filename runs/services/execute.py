@@ -27,7 +27,7 @@ from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
 from ..workdirs import workdir_create, workdir_discard
-from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
+from .claims import claim, claim_next, claim_sibling, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
 from .dispatch import batch_resend
 from .graph import version_graph
 from .lifecycle import run_advance
@@ -82,8 +82,9 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
 
     A batch whose step runs longer than ``HANDOFF_S`` hands the steps it has not started
     back to the queue as a new batch and ends after that step: batches are for many short
-    steps; long ones go to whichever worker is free, as single messages would. Returns how
-    many steps it ran."""
+    steps; long ones go to whichever worker is free, as single messages would. A batch done
+    with its own steps takes those of other batches of its run not started yet (the tail of
+    a fan-out then ends on every process at once). Returns how many steps it ran."""
     cache, ran = _RunCache(), 0
     left = list(step_run_ids)
     handed_off = False
@@ -107,10 +108,17 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
             break
     if step is None and then() is not None:
         step = claim_next(left)
+    last = None
     while step is not None:
-        left.remove(step.pk)
+        if step.pk in left:
+            left.remove(step.pk)
+        last = step
         step = _execute(step, cache, on_slow=hand_off, then=then)
         ran += 1
+        if step is None and not handed_off and not left:
+            # Out of its own steps while other batches of the run still wait: take theirs
+            # rather than leave this process idle at the end of a fan-out.
+            step = claim_sibling(last)
     return ran
 
 

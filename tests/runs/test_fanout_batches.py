@@ -12,7 +12,7 @@ from django.db import connection
 from accounts.models import Team
 from runs.models import Run, RunStatus, StepRun, StepStatus, WorkerNode
 from runs.services import dispatch
-from runs.services.claims import claim_next
+from runs.services.claims import claim_next, claim_sibling
 from runs.services.dispatch import BATCH_STEPS, batches
 from runs.services.graph import version_graph
 from runs.services.lifecycle import run_advance, run_start
@@ -197,3 +197,17 @@ def test_a_batch_of_slow_steps_hands_the_rest_back_to_the_queue(celery_worker, u
     # Run in line, no step would start before the one before it ended; handed back, each
     # starts on the other process while the one before still runs.
     assert sum(b.started_at < a.finished_at for a, b in zip(steps, steps[1:])) >= 2
+
+
+def test_a_batch_out_of_steps_takes_unstarted_ones_of_its_run_but_no_retry(user):
+    run = run_start(user=user, version=publish(user, spec=fan_spec(6), files={"workflow.py": SOURCE}))
+    other = run_start(user=user, version=publish(user, spec=fan_spec(6), files={"workflow.py": SOURCE}, version="1.0.1"))
+    StepRun.objects.filter(run__in=[run, other], name__startswith="c").update(status=StepStatus.QUEUED)
+    StepRun.objects.filter(run=run, name="c005").update(attempt=1)  # failed once: waits for its backoff
+    mine = claim_next([StepRun.objects.get(run=run, name="c000").pk])
+    taken = []
+    while (step := claim_sibling(mine)) is not None:
+        taken.append(step.name)
+    assert taken == ["c001", "c002", "c003", "c004"]
+    assert names(run, StepStatus.QUEUED) == {"c005"}
+    assert len(names(other, StepStatus.QUEUED)) == 6  # another run's steps are its own batches' business
