@@ -19,24 +19,20 @@ from ..models import StepRun, StepStatus
 from ..worker_registry import node_name
 
 _T = StepRun._meta.db_table
-_CLAIM = f"""
+# Pick one queued step (``{pick}``), lock it (SKIP LOCKED: two workers never wait on each
+# other) and claim it, in one statement.
+_CLAIM_ONE = f"""
 UPDATE {_T} SET status = 'running', started_at = %s, heartbeat_at = %s, finished_at = NULL, worker = %s,
        attempt = attempt + 1, exit_code = NULL, error = ''
- WHERE id = (SELECT id FROM {_T} WHERE id = ANY(%s) AND status = 'queued'
-              ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
+ WHERE id = (SELECT id FROM {_T} WHERE {{pick}} AND status = 'queued' ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
    AND status = 'queued'
 RETURNING id, run_id, name, attempt, resource_class"""
-_RECORD = (f"UPDATE {_T} SET status = %s, finished_at = %s, error = %s, exit_code = %s, outputs = %s, "
-           "log_key = %s, log_size = %s WHERE id = %s AND status = 'running' AND attempt = %s")
+_CLAIM = _CLAIM_ONE.format(pick="id = ANY(%s)")
 # A batch that ran out of its own steps helps the others of its run: any step of the same
 # run and resource class still waiting for its first attempt (a retry waits for its backoff).
-_STEAL = f"""
-UPDATE {_T} SET status = 'running', started_at = %s, heartbeat_at = %s, finished_at = NULL, worker = %s,
-       attempt = attempt + 1, exit_code = NULL, error = ''
- WHERE id = (SELECT id FROM {_T} WHERE run_id = %s AND status = 'queued' AND resource_class = %s AND attempt = 0
-              ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
-   AND status = 'queued'
-RETURNING id, run_id, name, attempt, resource_class"""
+_STEAL = _CLAIM_ONE.format(pick="run_id = %s AND resource_class = %s AND attempt = 0")
+_RECORD = (f"UPDATE {_T} SET status = %s, finished_at = %s, error = %s, exit_code = %s, outputs = %s, "
+           "log_key = %s, log_size = %s WHERE id = %s AND status = 'running' AND attempt = %s")
 # Both in one statement, so one round trip and one commit: the claim picks another row
 # (the recorded one is not queued), and SKIP LOCKED keeps two workers from waiting on each other.
 _RECORD_AND_CLAIM = f"""
