@@ -49,6 +49,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from _common import REPO, admin_database_url, peer_venv, ensure_databases, log, machine, percentile, spawn, stop, with_database
+from _dispatch_cpu import CpuMeter
 
 BENCH = REPO / "bench"
 RESULTS = BENCH / "results" / "dispatch.json"
@@ -237,10 +238,36 @@ def bench_flowdeck(args, broker: str, tmp: Path, stack: ExitStack) -> dict:
     log(f"Flowdeck: chain of {args.chain}")
     chain = flowdeck_chain_figures(*flowdeck_run(user, chain_version, proc, log_path, args.timeout))
     log(f"Flowdeck: fan-out of {args.fanout}")
+    meter = CpuMeter(proc.pid, bench_backends, redis_pid(broker))
+    meter.start()
     fanout = flowdeck_fanout_figures(*flowdeck_run(user, fanout_version, proc, log_path, args.timeout))
+    fanout["cpu_s"] = meter.stop()
     stop(proc)
     return {"chain": chain, "fanout": fanout,
             "step_launcher": getattr(settings, "FLOWDECK_STEP_LAUNCHER", "spawn")}
+
+
+def bench_backends() -> list[int]:
+    """The PostgreSQL backends serving the bench database, except this process's own."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def redis_pid(broker: str) -> int | None:
+    import redis
+
+    try:
+        return int(redis.Redis.from_url(broker).info("server")["process_id"])
+    except Exception:  # a Redis elsewhere: its CPU is not ours to read
+        return None
+
+
+def cpu_line(cpu: dict, n: int) -> str:
+    parts = ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in cpu.items() if k != "whole machine")
+    return f"{parts}; the whole machine (everyone) {cpu['whole machine'] * 1000 / n:.2f}"
 
 
 # --- Celery floor ---------------------------------------------------------------------------------
@@ -276,13 +303,16 @@ def bench_celery(args, broker: str, env: dict, tmp: Path, stack: ExitStack) -> d
 
     def fanout(n: int) -> dict:
         run = new_run()
+        meter = CpuMeter(proc.pid, lambda: [], redis_pid(broker))
+        meter.start()
         submitted = time.time()
         floor.fan_root.delay(run, n)
         wait_for(lambda: r.llen(f"{floor.KEY}:{run}:join"), f"Celery fan-out {run}", proc, log_path, args.timeout)
+        cpu = meter.stop()
         root = float(r.lindex(f"{floor.KEY}:{run}:root", 0))
         children = [float(t) for t in r.lrange(f"{floor.KEY}:{run}:children", 0, -1)]
         join = float(r.lindex(f"{floor.KEY}:{run}:join", 0))
-        return {"children": len(children), "wall_s": round(join - submitted, 3),
+        return {"children": len(children), "wall_s": round(join - submitted, 3), "cpu_s": cpu,
                 "root_to_last_child_s": round(max(children) - root, 3),
                 "children_per_s": round(len(children) / (max(children) - root), 1)}
 
@@ -402,6 +432,9 @@ def report(result: dict) -> None:
     elif "prefect" in result:
         print(f"Prefect: unavailable ({pf.get('reason')})")
     f = fd["fanout"]
+    print(f"\nCPU during the fan-out, ms per child: Flowdeck: {cpu_line(f['cpu_s'], m)}.")
+    if cel:
+        print(f"Celery floor: {cpu_line(cel['fanout']['cpu_s'], m)}.")
     print(f"\nFlowdeck's step runs in its own process; Celery's and Prefect's no-op tasks run in the worker process "
           f"or a thread. Flowdeck chain: {c['per_step_ms']} ms per step end to end. Fan-out, p50 per child: "
           f"{f['child_running_to_code']['p50']} ms claimed -> code, {f['child_running_to_finished']['p50']} ms "

@@ -1,8 +1,8 @@
 """The house decorator for Celery tasks: explicit names, late acks, bounded retries, no results."""
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from celery import shared_task, signals
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
@@ -24,3 +24,11 @@ def flowdeck_task(name: str, *, max_retries: int = 5, **options):
         )(fn)
 
     return decorate
+
+
+@signals.task_prerun.connect
+def _drop_broken_connections(**kwargs) -> None:
+    """Connections outlive tasks (CELERY_DB_REUSE_MAX): before each task, drop one that saw
+    an error and no longer works, or that is older than DB_CONN_MAX_AGE, as Django does
+    between web requests."""
+    close_old_connections()

@@ -21,6 +21,7 @@ written by the SIGCHLD handler, so fork() never copies a lock held by another th
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -118,6 +119,10 @@ def serve() -> int:
     _die_with_parent(signal.SIGTERM)
     client.warm_up()
     _preload()
+    # Everything imported so far is shared with every child: moved out of the collector's
+    # reach, so a collection in a child does not touch (and copy) every page of it.
+    gc.collect()
+    gc.freeze()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)

@@ -88,10 +88,15 @@ class StepStatus(models.TextChoices):
 
 
 STEP_FINAL = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.STOPPED}
+# A list, in the order of the partial index's condition below.
+STEP_UNFINISHED = [StepStatus.PENDING.value, StepStatus.QUEUED.value, StepStatus.RUNNING.value]
 
 
 class StepRun(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # Every status change writes a new row version into every index of this table (the
+    # status is indexed, so none is a HOT update), three or four times per step: indexes
+    # here are few and partial. ``run`` is served by the (run, name) constraint's index.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     name = models.CharField(max_length=64)
     position = models.PositiveIntegerField(default=0)  # index in dependency order
     status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
@@ -113,15 +118,24 @@ class StepRun(models.Model):
     gate = models.JSONField(null=True, blank=True)
     # Set when the step (cache=True) was queued; a succeeded step with this key can stand in
     # for a later one with the same key in its namespace.
-    cache_key = models.CharField(max_length=64, blank=True, db_index=True)
+    cache_key = models.CharField(max_length=64, blank=True)
     # The executed step whose outputs this one reuses, on a cache hit.
-    cached_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cached_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="unique_step_per_run")]
         # The reaper's every pass looks for queued and running steps, not the finished millions.
-        indexes = [models.Index(fields=["status"], name="steprun_in_flight",
-                                condition=models.Q(status__in=["queued", "running"]))]
+        indexes = [
+            models.Index(fields=["status"], name="steprun_in_flight", condition=models.Q(status__in=["queued", "running"])),
+            # "Has every dependency of this join ended?" and "is the run over?" read only the
+            # steps of the run still to end, not the thousands that did.
+            models.Index(fields=["run"], name="steprun_unfinished",
+                         condition=models.Q(status__in=["pending", "queued", "running"])),
+            # Only the few steps that have a cache key, or reused another's outputs.
+            models.Index(fields=["cache_key"], name="steprun_cache_key", condition=~models.Q(cache_key="")),
+            models.Index(fields=["cached_from"], name="steprun_cached_from", condition=models.Q(cached_from__isnull=False)),
+        ]
         ordering = ["position"]
 
     @property
@@ -257,6 +271,9 @@ class WorkerNode(models.Model):
     name = models.CharField(max_length=200, unique=True)
     hostname = models.CharField(max_length=200)
     queues = models.JSONField(default=list)
+    # How many steps it runs at once (its pool's processes; 0 if it did not say). Dispatch
+    # cuts a fan-out into at least as many batches as the live workers have processes.
+    concurrency = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(db_index=True)
 

@@ -38,9 +38,9 @@ def node_name() -> str | None:
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, name: str, queues: Callable[[], list[str]], interval: float) -> None:
+    def __init__(self, name: str, queues: Callable[[], list[str]], interval: float, concurrency: int) -> None:
         super().__init__(name="flowdeck-worker-registry", daemon=True)
-        self.node, self.queues, self.interval = name, queues, interval
+        self.node, self.queues, self.interval, self.concurrency = name, queues, interval, concurrency
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -52,7 +52,8 @@ class _Heartbeat(threading.Thread):
         while not self.stopping.wait(self.interval):
             try:
                 close_old_connections()
-                worker_seen(name=self.node, hostname=socket.gethostname(), queues=self.queues())
+                worker_seen(name=self.node, hostname=socket.gethostname(), queues=self.queues(),
+                            concurrency=self.concurrency)
                 if time.monotonic() - last_forget >= FORGET_EVERY_S:
                     last_forget = time.monotonic()
                     workers_forget()
@@ -64,6 +65,14 @@ class _Heartbeat(threading.Thread):
 
 def _consumed_queues(app) -> Callable[[], list[str]]:
     return lambda: sorted(app.amqp.queues.consume_from or {})
+
+
+def _concurrency(consumer) -> int:
+    """How many tasks the worker runs at once: its pool's processes (the most, autoscaled)."""
+    controller = getattr(consumer, "controller", None)
+    autoscaler = getattr(controller, "autoscaler", None)
+    value = getattr(autoscaler, "max_concurrency", None) or getattr(controller, "concurrency", None)
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 @signals.celeryd_after_setup.connect
@@ -83,15 +92,17 @@ def _register(sender, **kwargs) -> None:
 
     _node_name = sender.hostname
     queues = _consumed_queues(sender.app)
+    concurrency = _concurrency(sender)
     try:
-        worker_seen(name=sender.hostname, hostname=socket.gethostname(), queues=queues(), started=True)
+        worker_seen(name=sender.hostname, hostname=socket.gethostname(), queues=queues(), started=True,
+                    concurrency=concurrency)
         workers_forget()
     except Exception:  # a worker without its row still works; the heartbeat retries
         log.warning("worker registry: could not register %s", sender.hostname, exc_info=True)
     finally:
         # The pool forks from this process; keep no database socket here for children to inherit.
         connection.close()
-    _heartbeat = _Heartbeat(sender.hostname, queues, float(settings.FLOWDECK_WORKER_HEARTBEAT_S))
+    _heartbeat = _Heartbeat(sender.hostname, queues, float(settings.FLOWDECK_WORKER_HEARTBEAT_S), concurrency)
     _heartbeat.start()
     log.info("worker registry: %s serves %s", sender.hostname, ", ".join(queues()))
 

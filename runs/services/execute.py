@@ -9,16 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import socket
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.step_tokens import step_token_issue
@@ -29,7 +26,9 @@ from ..bundle_cache import bundle_dir
 from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
-from ..worker_registry import node_name
+from ..workdirs import workdir_create, workdir_discard
+from .claims import claim, claim_next, claim_sibling, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
+from .dispatch import batch_resend
 from .graph import version_graph
 from .lifecycle import run_advance
 from .logs import log_chunks_clear, log_ship
@@ -37,53 +36,114 @@ from .reaper import forget_attempt, takeover_dead_local
 
 log = logging.getLogger(__name__)
 WATCH_S = 1.0  # how often a running step's log is shipped and a stop request looked for
+HANDOFF_S = 1.0  # a batch's step running this long hands the rest of the batch back to the queue
 
 
 class StepFailure(Exception):
     """A failure to report on the step, as opposed to a bug in Flowdeck."""
 
 
-def worker_name() -> str:
-    """``<celery node>:<pid>`` (e.g. ``gpu-1@box:1234``), the pool process running the step."""
-    return f"{node_name() or socket.gethostname()}:{os.getpid()}"
+class _RunCache:
+    """What the steps of one message share: their run (its parameters never change while
+    it runs) and the outputs of the steps they read from, which ended before they were queued."""
 
+    def __init__(self) -> None:
+        self.runs: dict[int, Run] = {}
+        self.outputs: dict[tuple[int, str], dict] = {}
 
-def claim(step_run_id: int) -> bool:
-    """queued -> running, once. A redelivered or duplicate message changes nothing."""
-    now = timezone.now()
-    return bool(
-        StepRun.objects.filter(pk=step_run_id, status=StepStatus.QUEUED).update(
-            status=StepStatus.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            finished_at=None,
-            worker=worker_name(),
-            attempt=F("attempt") + 1,
-            exit_code=None,
-            error="",
-        )
-    )
+    def run(self, run_id: int) -> Run:
+        if run_id not in self.runs:
+            self.runs[run_id] = Run.objects.only("id", "params", "asset_version_id").get(pk=run_id)
+        return self.runs[run_id]
+
+    def upstream_outputs(self, run_id: int, names: set[str]) -> dict[str, dict]:
+        missing = [n for n in names if (run_id, n) not in self.outputs]
+        if missing:
+            for name, outputs in StepRun.objects.filter(run_id=run_id, name__in=missing).values_list("name", "outputs"):
+                self.outputs[(run_id, name)] = outputs or {}
+        return {n: self.outputs[(run_id, n)] for n in names if (run_id, n) in self.outputs}
 
 
 def step_execute(*, step_run_id: int) -> None:
-    if not claim(step_run_id) and not takeover_dead_local(step_run_id, worker_name()):
-        return
-    step = StepRun.objects.select_related("run").get(pk=step_run_id)
-    run = step.run
+    """Run one queued step (or take over one whose worker process on this host died)."""
+    step = claim_next([step_run_id])
+    if step is None:
+        if not takeover_dead_local(step_run_id, worker_name()):
+            return
+        step = StepRun.objects.get(pk=step_run_id)
+    _execute(step, _RunCache())
+
+
+def steps_execute(*, step_run_ids: list[int]) -> int:
+    """Run the steps of one batch message, one after another in this worker process: each
+    still queued is claimed just before it runs (a step stopped, or sent again and taken by
+    another worker meanwhile, is passed over); recording one claims the next. A batch
+    delivered again after its worker died first takes over the step that worker was running.
+
+    A batch whose step runs longer than ``HANDOFF_S`` hands the steps it has not started
+    back to the queue as a new batch and ends after that step: batches are for many short
+    steps; long ones go to whichever worker is free, as single messages would. A batch done
+    with its own steps takes those of other batches of its run not started yet (the tail of
+    a fan-out then ends on every process at once). Returns how many steps it ran."""
+    cache, ran = _RunCache(), 0
+    left = list(step_run_ids)
+    handed_off = False
+
+    def hand_off(current: StepRun) -> None:
+        nonlocal handed_off
+        rest = [pk for pk in left if pk != current.pk]
+        # Kept if the broker is away: this worker then runs them after all.
+        handed_off = not rest or batch_resend(rest, step_queue(current))
+
+    def then() -> list[int] | None:
+        return None if handed_off or not left else left
+
+    running = StepRun.objects.filter(pk__in=left, status=StepStatus.RUNNING).values_list("pk", flat=True)
+    step = None
+    for pk in list(running):
+        if takeover_dead_local(pk, worker_name()):
+            left.remove(pk)
+            step = _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off, then=then)
+            ran += 1
+            break
+    if step is None and then() is not None:
+        step = claim_next(left)
+    last = None
+    while step is not None:
+        if step.pk in left:
+            left.remove(step.pk)
+        last = step
+        step = _execute(step, cache, on_slow=hand_off, then=then)
+        ran += 1
+        if step is None and not handed_off and not left:
+            # Out of its own steps while other batches of the run still wait: take theirs
+            # rather than leave this process idle at the end of a fan-out.
+            step = claim_sibling(last)
+    return ran
+
+
+def _execute(
+    step: StepRun, cache: _RunCache, on_slow: Callable[[StepRun], None] | None = None,
+    then: Callable[[], list[int] | None] = lambda: None,
+) -> StepRun | None:
+    """Run a claimed step in its own process and record how it ended. ``on_slow(step)`` is
+    called once if the step is still running after ``HANDOFF_S``; the next step of
+    ``then()`` (if any) is claimed as this one is recorded, and returned."""
+    run = step.run = cache.run(step.run_id)
     if step.attempt > 1:
         forget_attempt(step)  # what an earlier attempt logged
     graph = version_graph(run.asset_version_id)
     spec = graph.specs[step.name]
-    workdir = Path(tempfile.mkdtemp(prefix=f"flowdeck-{run.pk}-{step.name}-"))
+    workdir = workdir_create(run.pk, step.name)
     shipped = 0  # bytes of log shipped live: rows to clear at the end
     status, error, exit_code = StepStatus.FAILED, "", None
     outputs: dict = {}
     log_path = workdir / "log.txt"
     try:
         bundle = bundle_dir(graph.digest)
-        _prepare(workdir, bundle, run, step, spec)
+        _prepare(workdir, bundle, run, step, spec, cache)
         plaintext = step_token_issue(step_run_id=step.pk, attempt=step.attempt)  # dies with this attempt
-        exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext)
+        exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext, on_slow)
         if stopped:
             status, error = StepStatus.STOPPED, "Stopped by request."
         elif timed_out:
@@ -106,17 +166,17 @@ def step_execute(*, step_run_id: int) -> None:
     if shipped and log_key:  # with no stored log, the live text is all there is: keep it
         log_chunks_clear(step_id=step.pk)
     try:
-        _record(step, spec, status, error, exit_code, outputs, log_key, log_size)
+        return _record(step, spec, status, error, exit_code, outputs, log_key, log_size, then())
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)  # after the record: the next step need not wait for it
+        workdir_discard(workdir)  # in the background: the next step need not wait for the disk
 
 
-def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -> None:
+def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, cache: _RunCache) -> None:
     (workdir / "inputs").mkdir()
     (workdir / "outputs").mkdir()
     (workdir / "scratch").mkdir()
     upstream = {ref.partition(".")[0] for ref in spec["inputs"].values()} - {"params"}
-    siblings = {s.name: s for s in run.steps.filter(name__in=upstream)} if upstream else {}
+    siblings = cache.upstream_outputs(run.pk, upstream) if upstream else {}
     args: dict = {}
     input_files: dict[str, str] = {}
     for arg, ref in spec["inputs"].items():
@@ -127,8 +187,7 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict) -
         if head == "params":
             args[arg] = run.params.get(tail)
             continue
-        source = siblings.get(head)
-        produced = (source.outputs or {}).get(tail) if source else None
+        produced = siblings.get(head, {}).get(tail)
         if not produced:
             raise StepFailure(f"Input '{arg}' needs output '{tail}' of step '{head}', which is missing.")
         rel = f"inputs/{arg}.pkl"
@@ -169,7 +228,7 @@ def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> 
 
 
 def _run_subprocess(
-    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str
+    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str, on_slow: Callable[[StepRun], None] | None
 ) -> tuple[int | None, bool, bool, int]:
     """Run the step; ship its log, heartbeat, and kill it on stop or timeout.
     Returns (exit code, stopped, timed out, bytes of log shipped live)."""
@@ -185,6 +244,9 @@ def _run_subprocess(
             if return_code is not None:
                 return return_code, stopped, timed_out, shipped
             now = time.monotonic()
+            if on_slow is not None and now - started >= HANDOFF_S:
+                on_slow, slow = None, on_slow
+                slow(step)
             if now - started > timeout:
                 timed_out = True
                 proc.kill()
@@ -261,23 +323,27 @@ def _store_log(log_path: Path, run: Run, step: StepRun) -> tuple[str, int]:
         return "", 0
 
 
-def _record(step: StepRun, spec: dict, status: str, error: str, exit_code, outputs, log_key, log_size) -> None:
+def _record(
+    step: StepRun, spec: dict, status: str, error: str, exit_code, outputs, log_key, log_size, claim_from
+) -> StepRun | None:
+    """Record the step (queued again when a retry is due), claim the next of ``claim_from``,
+    then move the run on. Returns the step claimed."""
     retry = status == StepStatus.FAILED and step.attempt <= int(spec.get("retries") or 0)
-    StepRun.objects.filter(pk=step.pk, status=StepStatus.RUNNING).update(
-        status=StepStatus.QUEUED if retry else status,
-        finished_at=None if retry else timezone.now(),
-        error=error[:4000],
-        exit_code=exit_code,
-        outputs=outputs,
-        log_key=log_key,
-        log_size=log_size,
+    recorded, claimed = step_record(
+        step, status=StepStatus.QUEUED if retry else status, error=error, exit_code=exit_code, outputs=outputs,
+        log_key=log_key, log_size=log_size, claim_from=claim_from,
     )
-    if retry:
+    if not recorded:
+        log.warning("step %s of run %s: attempt %s was taken over meanwhile; its result is dropped",
+                    step.name, step.run_id, step.attempt)
+    elif retry:
         from ..tasks import step_execute_task
 
         step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60), queue=step_queue(step))
-        return
-    run_advance(run_id=step.run_id, finished=step.name, version_id=step.run.asset_version_id)
+    else:
+        run_advance(run_id=step.run_id, finished=step.name, version_id=step.run.asset_version_id,
+                    running=claimed.name if claimed is not None and claimed.run_id == step.run_id else None)
+    return claimed
 
 
 def _last_line(path: Path) -> str:

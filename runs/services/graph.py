@@ -20,6 +20,7 @@ class Graph:
         for name, step in self.specs.items():
             for dep in step["depends_on"]:
                 self.dependents[dep].append(name)
+        self.depends_on: dict[str, frozenset[str]] = {name: frozenset(s["depends_on"]) for name, s in self.specs.items()}
 
 
 @lru_cache(maxsize=256)

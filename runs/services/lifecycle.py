@@ -15,11 +15,11 @@ from flowdeck.gates import GateError
 from flowdeck.spec import SpecError, resolve_params, topo_order
 from registry.models import AssetVersion
 
-from ..models import STEP_FINAL, Run, RunStatus, StepRun, StepStatus
+from ..models import STEP_FINAL, STEP_UNFINISHED, Run, RunStatus, StepRun, StepStatus
 from ..routing import spec_resource_classes
 from ..signals import run_finished
 from .cache import step_cache_key, step_cache_source
-from .dispatch import step_dispatch
+from .dispatch import steps_dispatch
 from .graph import Graph, version_graph
 from .gates import step_gate
 
@@ -98,8 +98,16 @@ class _Steps(dict):
         self[name] = step = self.run.steps.get(name=name)
         return step
 
+    def need(self, names: list[str]) -> None:
+        """Load the steps of ``names`` not loaded yet, in one query."""
+        missing = [n for n in names if n not in self]
+        if missing:
+            self.update((s.name, s) for s in self.run.steps.filter(name__in=missing))
 
-def run_advance(*, run_id: int, finished: str | None = None, version_id: int | None = None) -> list[int]:
+
+def run_advance(
+    *, run_id: int, finished: str | None = None, version_id: int | None = None, running: str | None = None
+) -> list[int]:
     """Queue every pending step whose dependencies succeeded and whose gate holds (a false
     gate skips it; a cache hit succeeds it at once); skip those behind a failure or a skip;
     finish the run when no step is left. Safe to call any number of times, concurrently:
@@ -112,6 +120,11 @@ def run_advance(*, run_id: int, finished: str | None = None, version_id: int | N
 
     ``version_id`` (the run's version, when the caller knows it) saves reading the run
     before the lock; whether it ended or is stopping is checked under the lock.
+
+    ``running`` names a step of the run the caller knows has not ended (the next step of
+    its batch, which it holds): a step that depends on it is not ready, and the run is not
+    over, without asking the database. The thousand children of a fan-out, run in batches,
+    thus ask about the join only as each batch ends.
 
     Returns the ids of the steps it dispatched.
     """
@@ -129,30 +142,45 @@ def run_advance(*, run_id: int, finished: str | None = None, version_id: int | N
     # same moment, at least the second sees the first as final: nothing is left waiting.
     ready = [
         name for name in graph.dependents[finished]
-        if graph.specs[name]["depends_on"] == [finished] or _all_final(run_id, graph.specs[name]["depends_on"])
+        if graph.specs[name]["depends_on"] == [finished]
+        or (running not in graph.depends_on[name] and not _unfinished(run_id, graph.depends_on[name]))
     ]
     if ready:
         return _advance_some(run_id, graph, ready)
-    if graph.dependents[finished]:
-        return []  # a step after this one still waits on another: the run is not over
-    if not StepRun.objects.filter(run_id=run_id).exclude(status__in=STEP_FINAL).exists():
+    if graph.dependents[finished] or running:
+        return []  # a step after this one still waits on another, or one still runs: the run is not over
+    if not _unfinished(run_id):
         return _advance_all(run_id)  # the run is over: finish it under the lock
     return []
 
 
-def _all_final(run_id: int, names: list[str]) -> bool:
-    if connection.vendor == "postgresql":
-        # One array parameter, not one placeholder per name: a join after a fan-out of a
-        # thousand steps asks this once per child, and building a 1,000-item IN costs more
-        # than running it.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {StepRun._meta.db_table} WHERE run_id = %s AND name = ANY(%s) "
-                "AND NOT (status = ANY(%s)) LIMIT 1",
-                [run_id, list(names), [str(s) for s in STEP_FINAL]],
-            )
-            return cursor.fetchone() is None
-    return not StepRun.objects.filter(run_id=run_id, name__in=names).exclude(status__in=STEP_FINAL).exists()
+_PEEK = 16  # unfinished steps looked at before asking about every dependency by name
+
+
+def _unfinished(run_id: int, names: frozenset[str] | None = None) -> bool:
+    """Whether a step of the run (of ``names``, if given) has not ended yet.
+
+    A join after a fan-out of a thousand asks this once per child, so it must not cost a
+    thousand of anything. It reads the run's unfinished steps only (the partial index
+    ``steprun_unfinished``): the first few of them, which nearly always include a
+    dependency that is still running, or are all there is; only when they are neither
+    does it ask about every name."""
+    table = StepRun._meta.db_table
+    marks = ", ".join(["%s"] * len(STEP_UNFINISHED))
+    with connection.cursor() as cursor:
+        # Any order (no sort); plain SQL, as it runs once per finished step.
+        cursor.execute(f"SELECT name FROM {table} WHERE run_id = %s AND status IN ({marks}) LIMIT %s",
+                       [run_id, *STEP_UNFINISHED, 1 if names is None else _PEEK])
+        peek = [row[0] for row in cursor.fetchall()]
+        if names is None or any(name in names for name in peek):
+            return bool(peek)
+        if len(peek) < _PEEK:
+            return False  # every unfinished step of the run was in view, and none is one of names
+        if connection.vendor == "postgresql":  # one array parameter, not a placeholder per name
+            cursor.execute(f"SELECT 1 FROM {table} WHERE run_id = %s AND status IN ({marks}) AND name = ANY(%s) LIMIT 1",
+                           [run_id, *STEP_UNFINISHED, list(names)])
+            return cursor.fetchone() is not None
+    return StepRun.objects.filter(run_id=run_id, status__in=STEP_UNFINISHED, name__in=names).exists()
 
 
 def _lock(run_id: int) -> Run | None:
@@ -206,10 +234,11 @@ def _advance_some(run_id: int, graph: Graph, names: list[str]) -> list[int]:
             if outcome == StepStatus.QUEUED:
                 dispatched.append(step)
             elif outcome in STEP_FINAL:
-                todo.extend(
-                    child for child in graph.dependents[name]
-                    if all(steps[d].status in STEP_FINAL for d in graph.specs[child]["depends_on"])
-                )
+                for child in graph.dependents[name]:
+                    deps = graph.specs[child]["depends_on"]
+                    steps.need(deps)
+                    if all(steps[d].status in STEP_FINAL for d in deps):
+                        todo.append(child)
         return _conclude(run, dispatched, graph.specs, now, steps=None)
 
 
@@ -233,8 +262,7 @@ def _decide(run: Run, step: StepRun, spec: dict, steps: dict[str, StepRun], now)
     if _settle_before_queueing(run, step, spec, steps, now):
         return step.status  # skipped by its gate, failed gate, or a cache hit
     step.status, step.queued_at = StepStatus.QUEUED, now
-    step.save(update_fields=["status", "queued_at", "gate", "cache_key"])
-    return step.status
+    return step.status  # saved by _conclude, with the others queued in this pass
 
 
 def _conclude(run: Run, dispatched: list[StepRun], specs: dict, now, steps: list[StepRun] | None) -> list[int]:
@@ -243,14 +271,25 @@ def _conclude(run: Run, dispatched: list[StepRun], specs: dict, now, steps: list
     if dispatched and run.status == RunStatus.QUEUED:
         run.status, run.started_at = RunStatus.RUNNING, run.started_at or now
         run.save(update_fields=["status", "started_at"])
+    _save_queued(dispatched, now)
     if steps is None:
-        if not dispatched and not run.steps.exclude(status__in=STEP_FINAL).exists():
+        if not dispatched and not _unfinished(run.pk):
             _finish(run, list(run.steps.all()), now)
     elif all(s.status in STEP_FINAL for s in steps):
         _finish(run, steps, now)
-    for step in dispatched:
-        step_dispatch(step, specs[step.name])
+    steps_dispatch(dispatched, specs)
     return [step.pk for step in dispatched]
+
+
+def _save_queued(steps: list[StepRun], now) -> None:
+    """Mark the steps queued: one UPDATE for the plain ones (a fan-out's thousand children),
+    a save each for those whose gate or cache key was just set."""
+    plain = [s.pk for s in steps if s.gate is None and not s.cache_key]
+    if plain:
+        StepRun.objects.filter(pk__in=plain).update(status=StepStatus.QUEUED, queued_at=now)
+    for step in steps:
+        if step.gate is not None or step.cache_key:
+            step.save(update_fields=["status", "queued_at", "gate", "cache_key"])
 
 
 def _settle_before_queueing(run: Run, step: StepRun, spec: dict, steps: dict[str, StepRun], now) -> bool:

@@ -17,12 +17,16 @@ from django.utils import timezone
 from ..models import WorkerNode
 
 
-def worker_seen(*, name: str, hostname: str, queues: list[str], started: bool = False) -> WorkerNode:
-    """Record that worker ``name`` is alive and consumes ``queues``. ``started`` marks a
-    (re)start: ``started_at`` is reset. A row deleted meanwhile (a long pause, then the
-    cleanup) is created again."""
+def worker_seen(
+    *, name: str, hostname: str, queues: list[str], started: bool = False, concurrency: int | None = None
+) -> WorkerNode:
+    """Record that worker ``name`` is alive, consumes ``queues`` and runs ``concurrency``
+    steps at once (None: unchanged). ``started`` marks a (re)start: ``started_at`` is reset.
+    A row deleted meanwhile (a long pause, then the cleanup) is created again."""
     now = timezone.now()
     fields = {"hostname": hostname[:200], "queues": sorted(set(queues)), "last_seen": now}
+    if concurrency is not None:
+        fields["concurrency"] = max(0, int(concurrency))
     if started:
         fields["started_at"] = now
     node, _ = WorkerNode.objects.update_or_create(name=name[:200], defaults=fields)
