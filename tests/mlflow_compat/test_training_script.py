@@ -85,6 +85,15 @@ def test_it_shows_mlflow_runs_in_flowdeck(mlflow_env, tmp_path, client):
     listing = client.get("/runs/", {"experiment": "churn"})
     assert listing.status_code == 200 and f"/runs/{other}/".encode() in listing.content
 
+    # The compare view takes MLflow-logged runs like any others: params, series and values.
+    body = api.get("/api/v1/compare", {"runs": f"{run_id},{other}"}).json()
+    assert [r["id"] for r in body["runs"]] == [int(run_id), int(other)]
+    loss = next(r for r in body["metrics"]["table"] if r["key"] == "loss")
+    assert loss["last"] == [1 / 50, 1 / 20] and loss["last_step"] == [49, 19]
+    assert [len(s["step"]) for s in body["series"]["loss"]] == [50, 20]
+    page = client.get("/compare/", {"runs": f"{run_id},{other}"})
+    assert page.status_code == 200 and b"baseline" in page.content
+
 
 def test_it_reads_a_flowdeck_run_with_mlflow_client(mlflow_env):
     from runs.services.tracked import run_create_tracked, run_end
