@@ -27,8 +27,11 @@ def flowdeck_task(name: str, *, max_retries: int = 5, **options):
 
 
 @signals.task_prerun.connect
-def _drop_broken_connections(**kwargs) -> None:
+def _drop_broken_connections(task=None, **kwargs) -> None:
     """Connections outlive tasks (CELERY_DB_REUSE_MAX): before each task, drop one that saw
     an error and no longer works, or that is older than DB_CONN_MAX_AGE, as Django does
-    between web requests."""
+    between web requests. Not for a task run eagerly: its connection is its caller's, maybe
+    inside a transaction, which Django would count as unusable and close."""
+    if task is not None and task.request.is_eager:
+        return
     close_old_connections()
