@@ -17,12 +17,13 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.db.models import Count
 
-# conftest.py is imported by pytest as the top-level module ``conftest`` (tests/ has no
-# __init__.py), so this is the very module the fixtures come from.
+from runs.models import Metric, MetricSummary, Run, StepRun
 from tests.worker_procs import EXEC_WITH_PARENT_DEATH_SIGNAL, CeleryWorker
 
 
@@ -254,3 +255,39 @@ def publish_sdk_workflow(user, root: Path, source: str, *, version: str = "1.0.0
     spec.loader.exec_module(module)
     plan = publish_plan(module.wf, root)
     return version_publish(user=user, spec=plan["spec"], bundle=plan["bundle"].data, version=version, visibility="public")
+
+
+# --- reading a run back ------------------------------------------------------------------------
+def steps_of(run: Run) -> dict[str, StepRun]:
+    return {s.name: s for s in run.steps.all()}
+
+
+def describe(run: Run) -> dict:
+    return {s.name: (s.status, s.attempt, s.exit_code, s.error[:300]) for s in run.steps.all()} | {"run": (run.status, run.error)}
+
+
+def wait_for_run(worker, run_id: int, *, timeout: float = 60.0, each: Callable[[], None] | None = None) -> Run:
+    """Wait until the run is final, calling ``each`` (e.g. the reaper) on every poll."""
+
+    def final():
+        if each is not None:
+            each()
+        run = Run.objects.get(pk=run_id)
+        return run if run.is_final else None
+
+    return worker.wait_for(final, timeout=timeout, interval=0.25, what=f"run {run_id} to finish")
+
+
+def pids_in(path: Path) -> list[int]:
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def assert_points_once(run: Run, expected: dict[str, int]) -> None:
+    """Each metric key has exactly ``expected[key]`` points, one per step: nothing doubled,
+    nothing lost, and the summaries agree."""
+    per_step = list(Metric.objects.filter(run=run).values("key", "step").annotate(n=Count("id")).filter(n__gt=1))
+    assert per_step == [], f"duplicate metric points: {per_step}"
+    counts = dict(Metric.objects.filter(run=run).values_list("key").annotate(n=Count("id")))
+    assert counts == expected
+    summaries = {s.key: s.count for s in MetricSummary.objects.filter(run=run)}
+    assert summaries == expected

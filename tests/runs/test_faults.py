@@ -18,18 +18,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.db.models import Count
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from core import storage
-from runs.models import Artifact, Metric, MetricSummary, Run, RunStatus, StepLogChunk, StepRun, StepStatus
+from runs.models import Artifact, Metric, Run, RunStatus, StepLogChunk, StepRun, StepStatus
 from runs.services.lifecycle import run_start
 from tests.factories import make_user, publish
 from tests.fault_tools import (
     RedisServer,
     TcpProxy,
+    assert_points_once,
+    describe,
+    pids_in,
+    steps_of,
+    wait_for_run,
     pool_pids,
     process_alive,
     process_group_members,
@@ -111,26 +115,6 @@ def s3_proxy(s3_store) -> Iterator[TcpProxy]:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def steps_of(run: Run) -> dict[str, StepRun]:
-    return {s.name: s for s in run.steps.all()}
-
-
-def describe(run: Run) -> dict:
-    return {s.name: (s.status, s.attempt, s.exit_code, s.error[:300]) for s in run.steps.all()} | {"run": (run.status, run.error)}
-
-
-def wait_for_run(worker, run_id: int, *, timeout: float = 60.0, each: Callable[[], None] | None = None) -> Run:
-    """Wait until the run is final, calling ``each`` (e.g. the reaper) on every poll."""
-
-    def final():
-        if each is not None:
-            each()
-        run = Run.objects.get(pk=run_id)
-        return run if run.is_final else None
-
-    return worker.wait_for(final, timeout=timeout, interval=0.25, what=f"run {run_id} to finish")
-
-
 def assert_healthy(worker, user) -> None:
     """The worker is alive and runs another workflow to success."""
     assert worker.alive(), worker.log_tail()
@@ -139,21 +123,6 @@ def assert_healthy(worker, user) -> None:
     run = worker.wait_for_run(run.pk, timeout=45)
     assert run.status == RunStatus.SUCCEEDED, describe(run)
     assert pickle.loads(storage.read(steps_of(run)["b"].outputs["y"]["key"])) == 10
-
-
-def pids_in(path: Path) -> list[int]:
-    return [int(x) for x in path.read_text().split()] if path.exists() else []
-
-
-def assert_points_once(run: Run, expected: dict[str, int]) -> None:
-    """Each metric key has exactly ``expected[key]`` points, one per step: nothing doubled,
-    nothing lost, and the summaries agree."""
-    per_step = list(Metric.objects.filter(run=run).values("key", "step").annotate(n=Count("id")).filter(n__gt=1))
-    assert per_step == [], f"duplicate metric points: {per_step}"
-    counts = dict(Metric.objects.filter(run=run).values_list("key").annotate(n=Count("id")))
-    assert counts == expected
-    summaries = {s.key: s.count for s in MetricSummary.objects.filter(run=run)}
-    assert summaries == expected
 
 
 # --- 1. a worker killed in the middle of a step ------------------------------------------------------
