@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -23,7 +24,10 @@ from pathlib import Path
 import pytest
 from django.db.models import Count
 
-from runs.models import Metric, MetricSummary, Run, StepRun
+from core import storage
+from runs.models import Metric, MetricSummary, Run, RunStatus, StepRun
+from runs.services.lifecycle import run_start
+from tests.factories import publish
 from tests.worker_procs import EXEC_WITH_PARENT_DEATH_SIGNAL, CeleryWorker
 
 
@@ -291,3 +295,13 @@ def assert_points_once(run: Run, expected: dict[str, int]) -> None:
     assert counts == expected
     summaries = {s.key: s.count for s in MetricSummary.objects.filter(run=run)}
     assert summaries == expected
+
+
+def assert_healthy(worker, user) -> None:
+    """The worker is alive and runs another workflow to success."""
+    assert worker.alive(), worker.log_tail()
+    version = publish(user, version="9.0.0")
+    run = run_start(user=user, version=version, params={"n": 5})
+    run = worker.wait_for_run(run.pk, timeout=45)
+    assert run.status == RunStatus.SUCCEEDED, describe(run)
+    assert pickle.loads(storage.read(steps_of(run)["b"].outputs["y"]["key"])) == 10
