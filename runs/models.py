@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -146,13 +147,18 @@ class StepRun(models.Model):
 
 
 class Metric(models.Model):
-    """One metric point. Kept narrow so bulk ingest stays cheap.
+    """One metric point, as every reader sees it.
 
-    ``run`` has no database foreign-key constraint and no index of its own: PostgreSQL
-    checks a foreign key once per inserted row, which tripled the cost of ingesting a
-    batch. ``log_batch`` (the only writer) instead locks the run row once per batch, so
-    the run cannot vanish under it, and Django's delete still cascades. The composite
-    index below serves every lookup by run.
+    On SQLite this is a table, a row per point. On PostgreSQL it is a view over
+    ``MetricChunk`` (migration 0012): a batch's points of one key are stored as one row of
+    arrays, and the view unnests them, so the ORM and SQL readers work unchanged. Through
+    the view, an INSERT stores a one-point chunk (a trigger) and a DELETE removes whole
+    chunks (a rule): delete only by run, key or origin, which every point of a chunk shares.
+    Schema changes to this model need matching SQL in a migration on PostgreSQL.
+
+    ``run`` has no database foreign-key constraint and no index of its own; ``log_batch``
+    (the only bulk writer) holds the run row once per batch, so the run cannot vanish under
+    it, and Django's delete still cascades.
     """
 
     run = models.ForeignKey(
@@ -172,6 +178,28 @@ class Metric(models.Model):
         # about a third of the time of the (run, key, step) index plus a sort).
         indexes = [models.Index(fields=["run", "key", "step", "timestamp_ms"], include=["value"],
                                 name="metric_run_key_step_time")]
+
+
+class MetricChunk(models.Model):
+    """The points of one key from one batch, as columns (PostgreSQL; SQLite keeps a row per
+    point in ``Metric``). A 1,000-point batch is one row instead of a thousand rows and
+    index entries: bench/tracking.py measured the row-per-point COPY as the floor the
+    ingest could not pass. The arrays are stored with lz4 compression; ``step_min`` and
+    ``step_max`` let a reader skip chunks by step without opening them."""
+
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="metric_chunks", db_constraint=False, db_index=False
+    )
+    key = models.CharField(max_length=250)
+    origin = models.BigIntegerField(null=True, blank=True)  # as Metric.origin
+    step_min = models.BigIntegerField()
+    step_max = models.BigIntegerField()
+    steps = ArrayField(models.BigIntegerField())
+    values = ArrayField(models.FloatField())
+    timestamps = ArrayField(models.BigIntegerField())
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "key", "step_min"], name="metric_chunk_run_key_step")]
 
 
 class MetricSummary(models.Model):

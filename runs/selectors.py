@@ -10,7 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Max, QuerySet
 from django.utils import timezone
 
-from accounts.access import can_change_run, experiment_filter, run_filter, token_is_run_scoped
+from accounts.access import (
+    can_change_run, experiment_filter, member_role, run_filter, run_visible_by_role, token_is_run_scoped,
+)
 from accounts.models import ApiToken
 from core import storage
 from core.errors import Forbidden, NotFound
@@ -73,16 +75,16 @@ def run_get(*, user: AbstractBaseUser | AnonymousUser, run_id: int, token: ApiTo
 def run_get_for_logging(*, user: AbstractBaseUser, run_id: int, token: ApiToken | None = None) -> Run:
     """A run the caller may log to: its own run for a run-scoped token, else one they may change.
 
-    Only the run's own columns are read (no joins): every log-batch asks this, and building
-    run_get's five-table select took as long as storing a 1,000-point batch."""
+    One query, of the run's own columns and the caller's role in its namespace: every
+    log-batch asks this, and a fetch plus a role lookup took a third of a batch's time."""
     if token_is_run_scoped(token):
         if token.run_id != run_id:
             raise NotFound(f"Run {run_id} was not found.")
         runs = Run.objects.filter(pk=run_id)
     else:
-        runs = Run.objects.filter(run_filter(user), pk=run_id)
+        runs = Run.objects.filter(pk=run_id).annotate(member_role=member_role(user))
     run = runs.only("id", "namespace_id", "created_by_id", "status", "asset_version_id").first()
-    if run is None:
+    if run is None or not (token_is_run_scoped(token) or run_visible_by_role(run)):
         raise NotFound(f"Run {run_id} was not found.")
     if not token_is_run_scoped(token) and not can_change_run(user, run):
         raise Forbidden(f"You may not log to run {run_id}.")

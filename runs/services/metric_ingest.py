@@ -1,4 +1,4 @@
-"""Metric points of a log-batch: checked, stored with COPY, folded into the per-key summaries.
+"""Metric points of a log-batch: checked, stored, folded into the per-key summaries.
 
 A batch's ``metrics`` come in one of two forms, checked by the same rules:
 
@@ -14,11 +14,9 @@ rather than a Python loop per point where it can.
 from __future__ import annotations
 
 import math
-import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import chain, repeat
 
 from django.db import connection
 
@@ -186,46 +184,13 @@ def _int_column(column: list | None, key: str, name: str, n: int, *, default: in
 
 # --- storing ------------------------------------------------------------------------------------
 def points_store(run: Run, batch: list[Series], origin: int | None = None) -> None:
-    if connection.vendor == "postgresql":
-        _points_copy(run, batch, origin)
-        return
+    """The SQLite path: a row per point. (PostgreSQL stores a chunk per key in the
+    statement of ``metric_ingest_pg``.)"""
     Metric.objects.bulk_create(
         [Metric(run=run, key=s.key, step=st, value=v, timestamp_ms=t, origin=origin)
          for s in batch for st, v, t in zip(s.steps, s.values, s.timestamps, strict=True)],
         batch_size=2000,
     )
-
-
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no extension
-_COPY_TRAILER = struct.pack(">h", -1)
-_COPY_ROWS = 10_000  # rows per struct.pack call
-
-
-def _points_copy(run: Run, batch: list[Series], origin: int | None) -> None:
-    # COPY is several times faster than a multi-row INSERT built by the ORM, which spends
-    # most of its time making a model instance and SQL placeholders per point. The rows go
-    # in COPY's binary format, packed by one struct format per key and chunk from the
-    # columns interleaved by zip (no Python code per point): nothing is escaped or printed,
-    # floats travel as their 8 bytes (exact by construction), and PostgreSQL parses no text.
-    # Each row: 6 fields, each a length and its bytes (-1: NULL).
-    table = connection.ops.quote_name(Metric._meta.db_table)
-    parts = [_COPY_HEADER]
-    for s in batch:
-        key = s.key.encode()
-        tail = "i" if origin is None else "iq"
-        row = f"hiqi{len(key)}siqidiq{tail}"
-        for start in range(0, len(s.values), _COPY_ROWS):
-            steps = s.steps[start:start + _COPY_ROWS]
-            fields = [repeat(6), repeat(8), repeat(run.pk), repeat(len(key)), repeat(key), repeat(8), steps,
-                      repeat(8), s.values[start:start + _COPY_ROWS], repeat(8), s.timestamps[start:start + _COPY_ROWS]]
-            fields += [repeat(-1)] if origin is None else [repeat(8), repeat(int(origin))]
-            parts.append(struct.pack(">" + row * len(steps), *chain.from_iterable(zip(*fields))))
-    parts.append(_COPY_TRAILER)
-    with connection.cursor() as cursor:
-        columns = "run_id, key, step, value, timestamp_ms, origin"
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            for part in parts:
-                copy.write(part)
 
 
 def fold(s: Series) -> tuple:

@@ -13,7 +13,7 @@ from core.errors import Conflict, FlowdeckError, InvalidInput, NotFound
 from ..models import Artifact, IngestBatch, Run, RunParam, RunTag
 from ..numbers import text_number
 from .metric_ingest import check_key, metrics_parse, points_store, summaries_update
-from .metric_ingest_pg import batch_claim
+from .metric_ingest_pg import batch_store
 
 MAX_VALUE = 6000
 MAX_PARAMS_PER_BATCH = 1_000
@@ -71,13 +71,17 @@ def log_batch(
 
 def _store_pg(run: Run, series: list, params: dict[str, str], tags: dict[str, str], batch_id: str | None,
               origin: int | None) -> bool:
-    # The hot path: one statement for the run, the batch id and the summaries, one COPY.
-    with transaction.atomic():
-        held, stored = batch_claim(run.pk, series, batch_id=batch_id)
-        if stored:
-            _params_store(run, params)
-            _tags_store(run, tags)
-            points_store(run, series, origin)
+    # The hot path: one statement for the run, the batch id, the summaries and the points.
+    # A batch of metrics only (what the SDK's sender sends) needs no transaction of its own:
+    # the statement is one, so it costs one round trip.
+    if params or tags:
+        with transaction.atomic():
+            held, stored = batch_store(run.pk, series, batch_id=batch_id, origin=origin)
+            if stored:
+                _params_store(run, params)
+                _tags_store(run, tags)
+    else:
+        held, stored = batch_store(run.pk, series, batch_id=batch_id, origin=origin)
     if not held:
         raise NotFound(f"Run {run.pk} was not found.")
     return stored
