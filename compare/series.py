@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from runs import metric_chunks
 from runs.metric_selectors import CHART_POINTS, metric_sampled
 from runs.models import Metric, MetricSummary, Run
 
@@ -111,14 +112,8 @@ def values_at_step(*, pairs: list[tuple[int, str]], step: int) -> dict[tuple[int
     before ``step`` are left out. One query: an index probe per pair."""
     if not pairs:
         return {}
-    table = connection.ops.quote_name(Metric._meta.db_table)
     if connection.vendor == "postgresql":
-        sql = (f"SELECT p.run_id, p.key, m.step, m.value FROM unnest(%s::bigint[], %s::text[]) AS p(run_id, key) "
-               f"CROSS JOIN LATERAL (SELECT step, value FROM {table} WHERE run_id = p.run_id AND key = p.key "
-               f"AND step <= %s ORDER BY step DESC, timestamp_ms DESC LIMIT 1) m")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [[r for r, _ in pairs], [k for _, k in pairs], step])
-            rows = cursor.fetchall()
+        rows = metric_chunks.values_at_step(pairs, step)
     else:
         rows = []
         for run_id, key in pairs:

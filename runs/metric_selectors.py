@@ -1,8 +1,9 @@
 """Reading one metric's history: whole (JSON), streamed (JSON lines or CSV) or downsampled.
 
-On PostgreSQL the work is done by the database: the whole history is one ``json_agg``
-string, an export is ``COPY ... TO STDOUT`` relayed in blocks as they come, and a sample is
-one GROUP BY over step buckets, so no path makes a Python object per point.
+On PostgreSQL the work is done by the database, over the chunks a series is stored in
+(``metric_chunks``): the whole history is one string, an export is a chunk's text at a
+time, and a sample is one GROUP BY over step buckets, so no path makes a Python object per
+point.
 SQLite (the embedded default) gets the same answers from plain queries.
 """
 from __future__ import annotations
@@ -16,13 +17,13 @@ from django.db import connection
 
 from core.errors import InvalidInput
 
+from . import metric_chunks
 from .models import Metric, MetricSummary, Run
 
 CHART_POINTS = 2000  # what a chart asks for: enough for a screen's width, never millions
 MAX_SAMPLE_POINTS = 10_000
 EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 _CHUNK = 10_000
-_EXPORT_BLOCK = 256 * 1024
 
 
 def _table() -> str:
@@ -34,21 +35,7 @@ def metric_history_json(*, run: Run, key: str, columns: bool = False) -> str:
     "points": [{"step", "value", "timestamp"}]}``, or with ``columns`` of ``{"key", "step":
     [...], "value": [...], "timestamp": [...]}`` (half the bytes, and far quicker to decode)."""
     if connection.vendor == "postgresql":
-        # string_agg over the ordered rows: about half the time of json_agg(json_build_object).
-        # float8's text is its shortest exact form, which is valid JSON (NaN and infinity are
-        # never stored).
-        ordered = f"(SELECT step, value, timestamp_ms FROM {_table()} WHERE run_id = %s AND key = %s ORDER BY step, timestamp_ms) o"
-        if columns:
-            sql = ("SELECT '\"step\": [' || coalesce(string_agg(step::text, ','), '') || '], \"value\": [' "
-                   "|| coalesce(string_agg(value::text, ','), '') || '], \"timestamp\": [' "
-                   f"|| coalesce(string_agg(timestamp_ms::text, ','), '') || ']' FROM {ordered}")
-        else:
-            sql = ("SELECT '\"points\": [' || coalesce(string_agg('{\"step\": ' || step || ', \"value\": ' || value "
-                   f"|| ', \"timestamp\": ' || timestamp_ms || '}}', ', '), '') || ']' FROM {ordered}")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [run.pk, key])
-            body = cursor.fetchone()[0]
-        return f'{{"key": {json.dumps(key)}, {body}}}'
+        return f'{{"key": {json.dumps(key)}, {metric_chunks.history_json_body(run.pk, key, columns=columns)}}}'
     rows = list(_rows(run, key))
     if columns:
         return json.dumps({"key": key, "step": [r[0] for r in rows], "value": [r[1] for r in rows],
@@ -74,30 +61,9 @@ def metric_export(*, run: Run, key: str, fmt: str) -> Iterator[bytes]:
 def _export_copy(run_id: int, key: str, fmt: str) -> Iterator[bytes]:
     # float8 is printed in its shortest exact form (extra_float_digits = 1, the default since
     # PostgreSQL 12), so every value reads back equal to what was logged.
-    order = "ORDER BY step, timestamp_ms"
-    where = "WHERE run_id = %s AND key = %s"
     if fmt == "csv":
         yield b"step,value,timestamp\n"
-        sql = f"COPY (SELECT step, value, timestamp_ms FROM {_table()} {where} {order}) TO STDOUT WITH (FORMAT csv)"
-    else:
-        # One JSON object per row in COPY's text format, which escapes nothing here: the
-        # objects hold only numbers.
-        sql = (f"COPY (SELECT json_build_object('step', step, 'value', value, 'timestamp', timestamp_ms) "
-               f"FROM {_table()} {where} {order}) TO STDOUT")
-    # PostgreSQL sends a message per row: they are gathered into blocks of about 256 KiB, or
-    # the response would be written to the socket 100,000 times.
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(sql, [run_id, key]) as copy:
-            pending: list = []
-            size = 0
-            for row in copy:
-                pending.append(row)
-                size += len(row)
-                if size >= _EXPORT_BLOCK:
-                    yield b"".join(pending)
-                    pending, size = [], 0
-            if pending:
-                yield b"".join(pending)
+    yield from metric_chunks.export_blocks(run_id, key, fmt)
 
 
 def _export_rows(run: Run, key: str, fmt: str) -> Iterator[bytes]:
@@ -152,35 +118,29 @@ def metric_sampled(*, run: Run, key: str, max_points: int = CHART_POINTS) -> dic
 
 
 def _sample_sql(run_id: int, key: str, buckets: int) -> list[tuple]:
-    # One pass over the key's points (through the (run, key, step) index) and no sort: a
-    # hash aggregate per step bucket keeps the least and the greatest [value, step, time]
-    # array, arrays comparing element by element, so a tie on the value goes to the earliest
-    # step (the greatest is taken over -step for that). Steps and times travel as float8,
-    # exact up to 2**53. The first and last points come from the index.
-    # The step range is read first (two index probes) and passed in as numbers: joined in
-    # SQL, a planner with stale statistics re-ran it for every point.
-    t = _table()
+    # One pass over the key's points and no sort: a hash aggregate per step bucket keeps the
+    # least and the greatest [value, step, time] array, arrays comparing element by element,
+    # so a tie on the value goes to the earliest step (the greatest is taken over -step for
+    # that). Steps and times travel as float8, exact up to 2**53. The step range and the
+    # first and last points come from the chunks' step bounds, and are passed in as numbers:
+    # joined in SQL, a planner with stale statistics re-ran it for every point.
+    lo, hi = metric_chunks.step_span(run_id, key)
+    if lo is None:
+        return []
+    sql = f"""
+        WITH agg AS (
+            SELECT min(ARRAY[value, step::float8, timestamp_ms::float8]) AS lo_row,
+                   max(ARRAY[value, -step::float8, timestamp_ms::float8]) AS hi_row
+            FROM {_table()} WHERE run_id = %(run)s AND key = %(key)s
+            GROUP BY LEAST(%(nb)s - 1, floor((step::float8 - %(lo)s) / %(width)s * %(nb)s))::int
+        )
+        SELECT lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg
+        UNION SELECT (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg
+    """
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT min(step), max(step) FROM {t} WHERE run_id = %s AND key = %s", [run_id, key])
-        lo, hi = cursor.fetchone()
-        if lo is None:
-            return []
-        sql = f"""
-            WITH agg AS (
-                SELECT min(ARRAY[value, step::float8, timestamp_ms::float8]) AS lo_row,
-                       max(ARRAY[value, -step::float8, timestamp_ms::float8]) AS hi_row
-                FROM {t} WHERE run_id = %(run)s AND key = %(key)s
-                GROUP BY LEAST(%(nb)s - 1, floor((step::float8 - %(lo)s) / %(width)s * %(nb)s))::int
-            )
-            SELECT lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg
-            UNION SELECT (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg
-            UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
-                   ORDER BY step, timestamp_ms LIMIT 1)
-            UNION (SELECT step, value, timestamp_ms FROM {t} WHERE run_id = %(run)s AND key = %(key)s
-                   ORDER BY step DESC, timestamp_ms DESC LIMIT 1)
-        """
         cursor.execute(sql, {"run": run_id, "key": key, "nb": buckets, "lo": float(lo), "width": float(max(hi - lo, 1))})
-        return sorted(cursor.fetchall(), key=lambda r: (r[0], r[2]))
+        rows = set(cursor.fetchall()) | set(metric_chunks.end_points(run_id, key, lo, hi))
+    return sorted(rows, key=lambda r: (r[0], r[2]))
 
 
 def _sample_rows(run: Run, key: str, buckets: int) -> list[tuple]:

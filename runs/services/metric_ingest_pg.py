@@ -65,6 +65,17 @@ def _pack(numbers: list, element_oid: int, code: str) -> bytes:
     return struct.pack(">iiiii" + ("i" + code) * n, 1, 0, element_oid, n, 1, *chain.from_iterable(zip(repeat(8), numbers)))
 
 
+def in_step_order(s: Series) -> Series:
+    """``s`` with its points ordered by (step, time), the order a chunk is stored in (its
+    readers rely on it); points equal on both keep the order they were sent in. A series
+    that is in order already, as a training loop logs it, costs two list comparisons."""
+    order_keys = list(zip(s.steps, s.timestamps))
+    if order_keys == sorted(order_keys):
+        return s
+    order = sorted(range(len(order_keys)), key=order_keys.__getitem__)
+    return Series(s.key, [s.steps[i] for i in order], [s.values[i] for i in order], [s.timestamps[i] for i in order])
+
+
 def _sql(with_batch_id: bool, keys: int) -> str:
     q = connection.ops.quote_name
     run, summary, batch, chunk = (q(m._meta.db_table) for m in (Run, MetricSummary, IngestBatch, MetricChunk))
@@ -101,7 +112,8 @@ def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, orig
     sql = _STATEMENTS.get(signature)
     if sql is None:
         sql = _STATEMENTS[signature] = _sql(*signature)
-    ordered = sorted(series, key=lambda s: s.key)  # summary rows lock in key order: no deadlock between batches
+    # Summary rows lock in key order: no deadlock between batches.
+    ordered = [in_step_order(s) for s in sorted(series, key=lambda s: s.key)]
     folds = list(zip(*(fold(s) for s in ordered)))
     args = {"run": run_id, "batch": batch_id, "origin": origin, "skeys": [s.key for s in ordered],
             **dict(zip(SUMMARY_COLUMNS, map(list, folds)))}

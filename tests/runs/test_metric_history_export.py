@@ -9,7 +9,7 @@ import random
 import pytest
 from django.db import connection
 
-from runs.models import Metric, MetricSummary
+from runs.models import Metric, MetricChunk, MetricSummary
 from runs.services.tracked import run_create_tracked
 from runs.services.tracking import log_batch
 from tests.factories import assert_error
@@ -105,14 +105,15 @@ def test_max_points_out_of_range_is_refused(client, run, raw):
 
 def _million_points(run) -> None:
     """1,000,000 points made in the database: a noisy decay with one deep dip and one spike,
-    and the summary the ingest path would have kept."""
-    table = Metric._meta.db_table
+    stored as the ingest path stores them (chunks of 1,000 points in step order), and the
+    summary it would have kept."""
+    value = ("CASE WHEN g = 123457 THEN -50.0 WHEN g = 777777 THEN 99.0 "
+             "ELSE 1.0 / (1 + g / 1000.0) + ((g::bigint * 7919) %% 1000) / 1e4 END")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (run_id, key, step, value, timestamp_ms, origin) "
-            f"SELECT %s, 'loss', g, CASE WHEN g = 123457 THEN -50.0 WHEN g = 777777 THEN 99.0 "
-            f"ELSE 1.0 / (1 + g / 1000.0) + ((g::bigint * 7919) %% 1000) / 1e4 END, 1700000000000 + g, NULL "
-            f"FROM generate_series(0, 999999) AS g",
+            f'INSERT INTO {MetricChunk._meta.db_table} (run_id, key, origin, step_min, step_max, steps, "values", timestamps) '
+            f"SELECT %s, 'loss', NULL, min(g), max(g), array_agg(g::bigint ORDER BY g), array_agg(({value})::float8 ORDER BY g), "
+            f"array_agg(1700000000000 + g ORDER BY g) FROM generate_series(0, 999999) AS g GROUP BY g / 1000",
             [run.pk],
         )
     MetricSummary.objects.create(run=run, key="loss", last=0, last_step=999_999, min=-50.0, min_step=123_457,
