@@ -1,6 +1,7 @@
 """The HTTP client for Flowdeck's REST API (the same API anyone can use; see /api/docs/)."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -36,9 +37,24 @@ def multipart_threshold() -> int:
 _SSL_CONTEXT = None
 
 try:  # optional (flowdeck[fast]): several times quicker to decode a long metric history
+    import orjson as _orjson
     from orjson import loads as _json_loads
 except ImportError:  # pragma: no cover - the standard library does the same, slower
     from json import loads as _json_loads
+
+    _orjson = None
+
+
+def _json_body(body: Any) -> bytes:
+    """A request's JSON. orjson, when installed, encodes a 1,000-point batch in a fifteenth of
+    the standard library's time (about 1 ms there, the largest cost on the client's side);
+    what orjson cannot encode (a float subclass such as numpy's) goes to the standard library."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(body, option=_orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            pass
+    return json.dumps(body).encode()
 
 
 def _ssl_context():
@@ -92,6 +108,9 @@ class Client(AccountsMixin):
     def _send(self, method: str, path: str, *, retry: bool | None = None, patience_s: float = 0.0, **kwargs) -> httpx.Response:
         """The response, after the retries ``request`` describes (errors are not raised here)."""
         retry = method in ("GET", "PUT", "DELETE", "HEAD") if retry is None else retry
+        if "json" in kwargs:
+            kwargs["content"] = _json_body(kwargs.pop("json"))
+            kwargs["headers"] = {"Content-Type": "application/json", **(kwargs.get("headers") or {})}
         deadline = time.monotonic() + patience_s
         attempt = 0
         while True:

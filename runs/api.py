@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.models import Team
 from accounts.selectors import namespace_get
 from core import storage
+from core.parsers import FastJSONParser
 from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
 
@@ -187,6 +188,7 @@ class RunEndApi(APIView):
 
 class LogBatchApi(APIView):
     allow_run_token = True
+    parser_classes = [FastJSONParser]
 
     @extend_schema(request=LogBatchIn, responses={200: None}, summary="Log metrics, params and tags in one batch")
     def post(self, request, run_id: int):

@@ -83,7 +83,7 @@ def run_get_for_logging(*, user: AbstractBaseUser, run_id: int, token: ApiToken 
         runs = Run.objects.filter(pk=run_id)
     else:
         runs = Run.objects.filter(pk=run_id).annotate(member_role=member_role(user))
-    run = runs.only("id", "namespace_id", "created_by_id", "status", "asset_version_id").first()
+    run = next(iter(runs.only("id", "namespace_id", "created_by_id", "status", "asset_version_id")), None)  # by pk: no ORDER BY
     if run is None or not (token_is_run_scoped(token) or run_visible_by_role(run)):
         raise NotFound(f"Run {run_id} was not found.")
     if not token_is_run_scoped(token) and not can_change_run(user, run):

@@ -135,7 +135,7 @@ def worker_database_url() -> str:
     engine = db["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         return f"sqlite:///{Path(db['NAME']).resolve()}"  # absolute: sqlite:////abs/path
-    if engine.startswith("django.db.backends.postgresql"):
+    if engine in ("django.db.backends.postgresql", "core.postgresql"):
         user = quote(str(db.get("USER") or ""), safe="")
         password = quote(str(db.get("PASSWORD") or ""), safe="")
         auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")

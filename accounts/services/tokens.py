@@ -117,11 +117,10 @@ def token_create_for_run(*, user: AbstractBaseUser, run_id: int, hours: int = 24
 def token_authenticate(plaintext: str) -> ApiToken | None:
     if not plaintext or not plaintext.startswith(TOKEN_PREFIX):
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=_hash(plaintext), revoked_at__isnull=True)
-        .first()
-    )
+    # At most one row (the hash is unique), so no ORDER BY: .first() would compile one on
+    # every authenticated request.
+    token = next(iter(ApiToken.objects.select_related("user")
+                      .filter(token_hash=_hash(plaintext), revoked_at__isnull=True)[:1]), None)
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()

@@ -127,9 +127,12 @@ def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, orig
     # A cursor of psycopg's own (server-side binding, binary parameters) on Django's
     # connection, in whatever transaction Django has open: Django's cursors bind on the
     # client, which would print every number into the SQL text.
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.adapters.register_dumper(_Int8Array, _Int8ArrayDumper)
-        cursor.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
+    raw = connection.connection
+    if not getattr(raw, "_flowdeck_arrays", False):  # once per connection
+        raw.adapters.register_dumper(_Int8Array, _Int8ArrayDumper)
+        raw.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
+        raw._flowdeck_arrays = True
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, args)
         held, stored = cursor.fetchone()
     return bool(held), bool(stored)
