@@ -145,6 +145,16 @@ def can_change_run(user: AbstractBaseUser, run) -> bool:
     return _role_of(user, run) in WRITE_ROLES
 
 
+def run_change_sql(run: str, user_param: str) -> str:
+    """``can_change_run`` as an SQL condition on the run row aliased ``run``, the user's id
+    bound as ``user_param``: for a statement that checks and writes in one round trip (the
+    log-batch hot path). The same rule, so the two cannot drift apart."""
+    table = Membership._meta.db_table
+    roles = ", ".join(f"'{role}'" for role in WRITE_ROLES)
+    return (f"EXISTS (SELECT 1 FROM {table} m WHERE m.team_id = {run}.namespace_id "
+            f"AND m.user_id = {user_param} AND m.role IN ({roles}))")
+
+
 def can_delete_run(user: AbstractBaseUser, run) -> bool:
     """Deleting loses data: editors delete their own runs, admins any run of the namespace."""
     role = role_in(user, run.namespace)

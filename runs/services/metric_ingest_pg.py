@@ -22,6 +22,8 @@ from django.db import connection
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
+from accounts.access import run_change_sql
+
 from ..models import IngestBatch, MetricChunk, MetricSummary, Run
 from .metric_ingest import SUMMARY_COLUMNS, Series, fold, summary_upsert_set
 
@@ -76,9 +78,10 @@ def in_step_order(s: Series) -> Series:
     return Series(s.key, [s.steps[i] for i in order], [s.values[i] for i in order], [s.timestamps[i] for i in order])
 
 
-def _sql(with_batch_id: bool, keys: int) -> str:
+def _sql(with_batch_id: bool, keys: int, checked: bool) -> str:
     q = connection.ops.quote_name
     run, summary, batch, chunk = (q(m._meta.db_table) for m in (Run, MetricSummary, IngestBatch, MetricChunk))
+    may = f" AND {run_change_sql('r', '%(user)s')}" if checked else ""
     claim = (f"INSERT INTO {batch} (run_id, batch_id, created_at) SELECT id, %(batch)s, now() FROM hold "
              f"ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1") if with_batch_id else "SELECT 1 FROM hold"
     cols = ", ".join(q(c) for c in SUMMARY_COLUMNS)
@@ -86,7 +89,7 @@ def _sql(with_batch_id: bool, keys: int) -> str:
     rows = ", ".join(f"(%(key{i})s::text, %(lo{i})b::int8, %(hi{i})b::int8, %(steps{i})b, %(values{i})b, %(times{i})b)"
                      for i in range(keys))
     return (
-        f"WITH hold AS (SELECT id FROM {run} WHERE id = %(run)s FOR KEY SHARE), "
+        f"WITH hold AS (SELECT id FROM {run} r WHERE id = %(run)s{may} FOR KEY SHARE), "
         f"claim AS ({claim}), "
         f"summaries AS (INSERT INTO {summary} (run_id, {q('key')}, {cols}) "
         f"SELECT %(run)s, u.* FROM unnest(%(skeys)b::text[], {arrays}) AS u "
@@ -100,22 +103,24 @@ def _sql(with_batch_id: bool, keys: int) -> str:
     )
 
 
-_STATEMENTS: dict[tuple[bool, int], str] = {}
+_STATEMENTS: dict[tuple[bool, int, bool], str] = {}
 
 
-def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, origin: int | None) -> tuple[bool, bool]:
+def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, origin: int | None,
+                as_user: int | None = None) -> tuple[bool, bool]:
     """Hold the run, claim ``batch_id``, fold ``series`` into the summaries and store their
     points: one statement, in the open transaction if there is one (else it commits
-    itself). Returns (the run exists, the batch is new): when either is False nothing was
-    written."""
-    signature = (bool(batch_id), len(series))
+    itself). With ``as_user`` (a user id) the run is held only if that user may log to it
+    (``accounts.access.run_change_sql``). Returns (the run was held, the batch is new): when
+    either is False nothing was written."""
+    signature = (bool(batch_id), len(series), as_user is not None)
     sql = _STATEMENTS.get(signature)
     if sql is None:
         sql = _STATEMENTS[signature] = _sql(*signature)
     # Summary rows lock in key order: no deadlock between batches.
     ordered = [in_step_order(s) for s in sorted(series, key=lambda s: s.key)]
     folds = list(zip(*(fold(s) for s in ordered)))
-    args = {"run": run_id, "batch": batch_id, "origin": origin, "skeys": [s.key for s in ordered],
+    args = {"run": run_id, "user": as_user, "batch": batch_id, "origin": origin, "skeys": [s.key for s in ordered],
             **dict(zip(SUMMARY_COLUMNS, map(list, folds)))}
     for i, s in enumerate(ordered):
         args[f"key{i}"] = s.key
