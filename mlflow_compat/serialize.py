@@ -10,9 +10,11 @@ import json
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import OuterRef, Subquery
+from django.db import connection
+from django.db.models import BigIntegerField, OuterRef, Subquery
+from django.db.models.expressions import RawSQL
 
-from runs.models import Metric, MetricSummary, Run, RunParam, RunStatus, RunTag
+from runs.models import Metric, MetricChunk, MetricSummary, Run, RunParam, RunStatus, RunTag
 
 from .experiments import mlflow_id, ms
 from .models import LoggedModel, RunDatasetInput, RunDeletion
@@ -53,11 +55,22 @@ def _text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _last_timestamp():
+    """The time of each summary's last point (at its largest step; the latest on a tie)."""
+    if connection.vendor == "postgresql":
+        # Only a chunk that ends at the largest step holds it, as its last element (chunks
+        # are in step order): no point is unnested.
+        chunk, summary = MetricChunk._meta.db_table, MetricSummary._meta.db_table
+        return RawSQL(f"SELECT max(c.timestamps[cardinality(c.timestamps)]) FROM {chunk} c WHERE c.run_id = "
+                      f"{summary}.run_id AND c.key = {summary}.key AND c.step_max = {summary}.last_step", [],
+                      output_field=BigIntegerField())
+    stamp = Metric.objects.filter(run_id=OuterRef("run_id"), key=OuterRef("key"), step=OuterRef("last_step"))
+    return Subquery(stamp.order_by("-timestamp_ms").values("timestamp_ms")[:1])
+
+
 def latest_metrics(run_ids: Sequence[int]) -> dict[int, list[dict]]:
     """Each run's metrics at their largest step, as MLflow's run.data.metrics."""
-    stamp = Metric.objects.filter(run_id=OuterRef("run_id"), key=OuterRef("key"), step=OuterRef("last_step"))
-    rows = (MetricSummary.objects.filter(run_id__in=run_ids)
-            .annotate(ts=Subquery(stamp.order_by("-timestamp_ms").values("timestamp_ms")[:1]))
+    rows = (MetricSummary.objects.filter(run_id__in=run_ids).annotate(ts=_last_timestamp())
             .order_by("run_id", "key").values_list("run_id", "key", "last", "last_step", "ts"))
     out: dict[int, list[dict]] = {}
     for run_id, key, value, step, ts in rows:
