@@ -72,17 +72,20 @@ def curve(rng: random.Random, key: str, steps: int) -> list[float]:
     return out
 
 
+CHUNK = 1000  # points per stored chunk, as the SDK's batches of 1,000
+
+
 def seed(n: int, steps: int):
     """Refill the scratch database; returns (the comparer, the run ids to compare)."""
     from django.db import connection
 
     from compare.models import SeriesSample
-    from runs.models import Metric, MetricSummary, Run, RunParam, RunTag
+    from runs.models import MetricChunk, MetricSummary, Run, RunParam, RunTag
 
     rng = random.Random(11)
     t0 = time.perf_counter()
     with connection.cursor() as c:
-        c.execute(f"TRUNCATE {Run._meta.db_table}, {Metric._meta.db_table}, {SeriesSample._meta.db_table} CASCADE")
+        c.execute(f"TRUNCATE {Run._meta.db_table}, {MetricChunk._meta.db_table}, {SeriesSample._meta.db_table} CASCADE")
     user, other, team, hidden, exp, hidden_exp = seed_namespaces("bench-comparer", "bench-stranger")
 
     total = n + HIDDEN
@@ -111,13 +114,17 @@ def seed(n: int, steps: int):
                 copy.write_row((i, "team", "cv"))
                 copy.write_row((i, "host", f"gpu-{i % 8}"))
         summaries = []
-        with raw.copy(f"COPY {Metric._meta.db_table} (run_id, key, step, value, timestamp_ms) FROM STDIN") as copy:
+        # As the SDK's 1,000-point batches store them: a chunk row of arrays per key and batch.
+        with raw.copy(f'COPY {MetricChunk._meta.db_table} (run_id, key, step_min, step_max, steps, "values", '
+                      f"timestamps) FROM STDIN") as copy:
             for i in range(1, total + 1):
                 start_ms = int((now - timedelta(hours=total - i)).timestamp() * 1000)
                 for key in METRICS:
                     values = curve(rng, key, steps)
-                    for s, v in enumerate(values):
-                        copy.write_row((i, key, s, v, start_ms + s * 180))
+                    for first in range(0, steps, CHUNK):
+                        part = range(first, min(first + CHUNK, steps))
+                        copy.write_row((i, key, part[0], part[-1], list(part), values[part[0]:part[-1] + 1],
+                                        [start_ms + s * 180 for s in part]))
                     lo, hi = min(values), max(values)
                     summaries.append({"run_id": i, "key": key, "last": values[-1], "last_step": steps - 1,
                                       "min": lo, "max": hi, "min_step": values.index(lo), "max_step": values.index(hi),
