@@ -181,11 +181,12 @@ class Metric(models.Model):
 
 
 class MetricChunk(models.Model):
-    """The points of one key from one batch, as columns (PostgreSQL; SQLite keeps a row per
-    point in ``Metric``). A 1,000-point batch is one row instead of a thousand rows and
-    index entries: bench/tracking.py measured the row-per-point COPY as the floor the
-    ingest could not pass. The arrays are stored with lz4 compression; ``step_min`` and
-    ``step_max`` let a reader skip chunks by step without opening them."""
+    """The points of one key from one batch, as columns in (step, time) order (PostgreSQL;
+    on SQLite this table exists but stays empty, and ``Metric`` keeps a row per point). A
+    1,000-point batch is one row instead of a thousand rows and index entries:
+    bench/tracking.py measured the row-per-point COPY as the floor the ingest could not
+    pass. The arrays are stored with lz4 compression; ``step_min`` and ``step_max`` let a
+    reader skip chunks by step without opening them (runs/metric_chunks.py)."""
 
     run = models.ForeignKey(
         Run, on_delete=models.CASCADE, related_name="metric_chunks", db_constraint=False, db_index=False

@@ -7,14 +7,13 @@ from typing import IO
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.access import token_is_run_scoped
 from core import storage
 from core.errors import Conflict, FlowdeckError, InvalidInput, NotFound
 
-from accounts.access import token_is_run_scoped
-
 from ..models import Artifact, IngestBatch, Run, RunParam, RunTag
-from ..selectors import run_get_for_logging
 from ..numbers import text_number
+from ..selectors import run_get_for_logging
 from .metric_ingest import check_key, metrics_parse, points_store, summaries_update
 from .metric_ingest_pg import batch_store
 
