@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from runs import metric_chunks
-from runs.metric_selectors import CHART_POINTS, metric_sampled
+from runs.metric_selectors import CHART_POINTS, metric_sampled, metric_sampled_many
 from runs.models import Metric, MetricSummary, Run
 
 from .models import SeriesSample
@@ -61,26 +61,41 @@ def series_json(*, runs: list[Run], keys: list[str], summaries: dict[tuple[int, 
         for row in SeriesSample.objects.filter(run_id__in=[r.pk for r in runs], key__in=keys, max_points=max_points)
         .values("run_id", "key", "fingerprint", "data", "total", "sampled")
     }
+    stale = [(run, key) for run, key in wanted
+             if (run.pk, key) not in kept or kept[(run.pk, key)]["fingerprint"] != _fingerprint(summaries[(run.pk, key)])]
+    made = _sample_all(stale, summaries, max_points)
     fresh: list[SeriesSample] = []
     out: dict[str, list[tuple[int, str]]] = {key: [] for key in keys}
     for run, key in wanted:
-        summary = summaries[(run.pk, key)]
         row = kept.get((run.pk, key))
-        if row is None or row["fingerprint"] != _fingerprint(summary):
-            made = _sample(run, key, summary, max_points)
-            row = {"data": made.data, "total": made.total, "sampled": made.sampled}
+        sample = made.get((run.pk, key))
+        if sample is not None:
+            row = {"data": sample.data, "total": sample.total, "sampled": sample.sampled}
             if run.is_final:
-                fresh.append(made)
+                fresh.append(sample)
         flags = f',"total":{int(row["total"])},"sampled":{"true" if row["sampled"] else "false"}'
         out[key].append((run.pk, row["data"][:-1] + flags + "}"))
     _keep(fresh)
     return out
 
 
-def _sample(run: Run, key: str, summary: dict, max_points: int) -> SeriesSample:
-    sample = metric_sampled(run=run, key=key, max_points=max_points)
+def _sample(run: Run, key: str, summary: dict, max_points: int, sample: dict | None = None) -> SeriesSample:
+    sample = sample or metric_sampled(run=run, key=key, max_points=max_points)
     return SeriesSample(run=run, key=key, max_points=max_points, fingerprint=_fingerprint(summary),
                         data=_encode(sample["points"]), total=sample["total"], sampled=sample["sampled"])
+
+
+def _sample_all(pairs: list[tuple[Run, str]], summaries: dict[tuple[int, str], dict],
+                max_points: int) -> dict[tuple[int, str], SeriesSample]:
+    """Samples of every (run, key) in ``pairs``, a key's runs sampled together."""
+    made: dict[tuple[int, str], SeriesSample] = {}
+    for key in dict.fromkeys(k for _, k in pairs):
+        runs = [run for run, k in pairs if k == key]
+        totals = {run.pk: summaries[(run.pk, key)]["count"] for run in runs}
+        answers = metric_sampled_many(runs=runs, key=key, totals=totals, max_points=max_points)
+        for run in runs:
+            made[(run.pk, key)] = _sample(run, key, summaries[(run.pk, key)], max_points, answers[run.pk])
+    return made
 
 
 def _keep(samples: list[SeriesSample]) -> None:

@@ -164,3 +164,51 @@ def values_at_step(pairs: list[tuple[int, str]], step: int) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, {"runs": [r for r, _ in pairs], "keys": [k for _, k in pairs], "step": step})
         return cursor.fetchall()
+
+
+def sample_many(pairs: list[tuple[int, str]], buckets: int) -> dict[tuple[int, str], list[tuple]]:
+    """``metric_selectors._sample_sql`` for many series at once, in two queries whatever
+    their number (a comparison of 100 runs x 5 keys made 1,500 round trips one by one):
+    each chunk's first and last point give every series' step range and its first and last
+    points (chunks are in step order), then one GROUP BY over all their points gives each
+    bucket's lowest and highest. (run id, key) -> [(step, value, time)] by step, then time."""
+    if not pairs:
+        return {}
+    args = {"runs": [r for r, _ in pairs], "keys": [k for _, k in pairs]}
+    ends: dict[tuple[int, str], list] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT c.run_id, c.key, c.steps[1], c."values"[1], c.timestamps[1], c.steps[cardinality(c.steps)], '
+            f'c."values"[cardinality(c.steps)], c.timestamps[cardinality(c.steps)] FROM {_chunks()} c '
+            f"JOIN unnest(%(runs)s::bigint[], %(keys)s::text[]) AS p(run_id, key) ON c.run_id = p.run_id AND c.key = p.key",
+            args,
+        )
+        for run_id, key, *points in cursor.fetchall():
+            first, last = tuple(points[:3]), tuple(points[3:])
+            seen = ends.get((run_id, key))
+            if seen is None:
+                ends[(run_id, key)] = [first, last]
+                continue
+            if (first[0], first[2]) < (seen[0][0], seen[0][2]):
+                seen[0] = first
+            if (last[0], last[2]) >= (seen[1][0], seen[1][2]):
+                seen[1] = last
+        found = list(ends)
+        args = {"runs": [r for r, _ in found], "keys": [k for _, k in found], "nb": buckets,
+                "lo": [float(ends[p][0][0]) for p in found],
+                "width": [float(max(ends[p][1][0] - ends[p][0][0], 1)) for p in found]}
+        cursor.execute(
+            f"WITH agg AS (SELECT p.run_id, p.key, "
+            f"min(ARRAY[u.value, u.step::float8, u.timestamp_ms::float8]) AS lo_row, "
+            f"max(ARRAY[u.value, -u.step::float8, u.timestamp_ms::float8]) AS hi_row "
+            f"FROM unnest(%(runs)s::bigint[], %(keys)s::text[], %(lo)s::float8[], %(width)s::float8[]) AS p(run_id, key, lo, width) "
+            f"JOIN {_chunks()} c ON c.run_id = p.run_id AND c.key = p.key CROSS JOIN LATERAL {_unnest()} "
+            f"GROUP BY p.run_id, p.key, LEAST(%(nb)s - 1, floor((u.step::float8 - p.lo) / p.width * %(nb)s))::int) "
+            f"SELECT run_id, key, lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg "
+            f"UNION SELECT run_id, key, (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg",
+            args,
+        )
+        chosen = {p: set(map(tuple, ends[p])) for p in found}
+        for run_id, key, *point in cursor.fetchall():
+            chosen[(run_id, key)].add(tuple(point))
+    return {p: sorted(points, key=lambda r: (r[0], r[2])) for p, points in chosen.items()}

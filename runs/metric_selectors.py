@@ -117,6 +117,24 @@ def metric_sampled(*, run: Run, key: str, max_points: int = CHART_POINTS) -> dic
             "points": [{"step": s, "value": v, "timestamp": t} for s, v, t in rows]}
 
 
+def metric_sampled_many(*, runs: list[Run], key: str, totals: dict[int, int], max_points: int) -> dict[int, dict]:
+    """``metric_sampled`` of one key for many runs (``totals``: run id -> the key's point
+    count, from its summary): run id -> the same answer. On PostgreSQL the long series are
+    sampled together (``metric_chunks.sample_many``), in two queries rather than three each."""
+    out: dict[int, dict] = {}
+    long = [run for run in runs if totals.get(run.pk, 0) > max_points]
+    if connection.vendor != "postgresql" or not long:
+        return {run.pk: metric_sampled(run=run, key=key, max_points=max_points) for run in runs}
+    sampled = metric_chunks.sample_many([(run.pk, key) for run in long], max(1, (max_points - 2) // 2))
+    for run in runs:
+        if totals.get(run.pk, 0) <= max_points:
+            out[run.pk] = metric_sampled(run=run, key=key, max_points=max_points)
+            continue
+        out[run.pk] = {"key": key, "total": totals[run.pk], "sampled": True, "points": [
+            {"step": s, "value": v, "timestamp": t} for s, v, t in sampled.get((run.pk, key), [])]}
+    return out
+
+
 def _sample_sql(run_id: int, key: str, buckets: int) -> list[tuple]:
     # One pass over the key's points and no sort: a hash aggregate per step bucket keeps the
     # least and the greatest [value, step, time] array, arrays comparing element by element,

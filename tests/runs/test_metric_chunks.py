@@ -123,3 +123,20 @@ def test_points_written_through_the_view_and_deleted_through_it(run):
     run.delete()
     assert not MetricChunk.objects.filter(run_id=run.pk).exists()
     assert not Metric.objects.filter(run_id=run.pk).exists()
+
+
+def test_many_series_sampled_together_match_each_sampled_alone(user, run):
+    """The compare page samples all its runs' series in two queries; each answer is the one
+    the single-series sampler gives, chunks in order or overlapping."""
+    other = run_create_tracked(user=user, experiment="chunks")
+    for start in range(0, 3000, 1000):
+        send(run, [point(i) for i in range(start, start + 1000)])
+    send(other, [point(i) for i in range(0, 2000, 2)])
+    send(other, [point(i) for i in range(1, 2000, 2)] + [point(8, ts_offset=1)])
+    log_batch(run=other, metrics={"acc": {"step": [5], "value": [0.5], "timestamp": [1]}})
+    pairs = [(run.pk, "loss"), (other.pk, "loss"), (other.pk, "acc"), (run.pk, "missing")]
+    together = metric_chunks.sample_many(pairs, 50)
+    assert set(together) == {(run.pk, "loss"), (other.pk, "loss"), (other.pk, "acc")}
+    for run_id, key in together:
+        assert together[(run_id, key)] == _sample_sql(run_id, key, 50), (run_id, key)
+    assert len(together[(run.pk, "loss")]) <= 2 * 50 + 2
