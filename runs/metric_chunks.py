@@ -197,13 +197,17 @@ def sample_many(pairs: list[tuple[int, str]], buckets: int) -> dict[tuple[int, s
         args = {"runs": [r for r, _ in found], "keys": [k for _, k in found], "nb": buckets,
                 "lo": [float(ends[p][0][0]) for p in found],
                 "width": [float(max(ends[p][1][0] - ends[p][0][0], 1)) for p in found]}
+        # Each chunk's buckets are found in the chunk (a small hash on the bucket number),
+        # then merged across chunks: a third quicker than one hash over every point keyed by
+        # (run, key, bucket) (5 M points: 3.8 s against 2.5 s here).
+        bucket = "LEAST(%(nb)s - 1, floor((u.step::float8 - p.lo) / p.width * %(nb)s))::int"
         cursor.execute(
-            f"WITH agg AS (SELECT p.run_id, p.key, "
-            f"min(ARRAY[u.value, u.step::float8, u.timestamp_ms::float8]) AS lo_row, "
-            f"max(ARRAY[u.value, -u.step::float8, u.timestamp_ms::float8]) AS hi_row "
+            f"WITH agg AS (SELECT p.run_id, p.key, min(b.lo_row) AS lo_row, max(b.hi_row) AS hi_row "
             f"FROM unnest(%(runs)s::bigint[], %(keys)s::text[], %(lo)s::float8[], %(width)s::float8[]) AS p(run_id, key, lo, width) "
-            f"JOIN {_chunks()} c ON c.run_id = p.run_id AND c.key = p.key CROSS JOIN LATERAL {_unnest()} "
-            f"GROUP BY p.run_id, p.key, LEAST(%(nb)s - 1, floor((u.step::float8 - p.lo) / p.width * %(nb)s))::int) "
+            f"JOIN {_chunks()} c ON c.run_id = p.run_id AND c.key = p.key CROSS JOIN LATERAL ("
+            f"SELECT {bucket} AS bucket, min(ARRAY[u.value, u.step::float8, u.timestamp_ms::float8]) AS lo_row, "
+            f"max(ARRAY[u.value, -u.step::float8, u.timestamp_ms::float8]) AS hi_row FROM {_unnest()} GROUP BY 1) b "
+            f"GROUP BY p.run_id, p.key, b.bucket) "
             f"SELECT run_id, key, lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg "
             f"UNION SELECT run_id, key, (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg",
             args,
