@@ -9,7 +9,10 @@ session (process group), log file and resource limits (the runner sets those).
 
 Protocol, one JSON object per line. The worker writes requests on the server's stdin:
 
-    {"workdir": ..., "cwd": ..., "env": {...}, "log": path, "user": [uid, gid] or null}
+    {"workdir": ..., "cwd": ..., "env": {...}, "log": path, "user": [uid, gid] or null,
+     "manifest": {...}}
+
+(``manifest`` is what WORKDIR/step.json would hold, which the child reads when it is absent)
 
 and reads events on its stdout: ``{"pid": n}`` once the child is forked (or
 ``{"error": "..."}``), then ``{"exit": n, "code": c}`` when it ends (``c`` is negative
@@ -96,7 +99,7 @@ def _child(request: dict, keep_open: tuple[int, ...]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None  # re-read TMPDIR from the step's environment
-        code = runner.main([request["workdir"]])
+        code = runner.main([request["workdir"]], manifest=request.get("manifest"))
     except BaseException:
         traceback.print_exc()
     finally:

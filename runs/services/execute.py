@@ -141,9 +141,10 @@ def _execute(
     log_path = workdir / "log.txt"
     try:
         bundle = bundle_dir(graph.digest)
-        _prepare(workdir, bundle, run, step, spec, cache)
+        manifest = _prepare(workdir, bundle, run, step, spec, cache)
         plaintext = step_token_issue(step_run_id=step.pk, attempt=step.attempt)  # dies with this attempt
-        exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext, on_slow)
+        exit_code, stopped, timed_out, shipped = _run_subprocess(
+            workdir, log_path, step, spec, plaintext, on_slow, manifest)
         if stopped:
             status, error = StepStatus.STOPPED, "Stopped by request."
         elif timed_out:
@@ -171,8 +172,10 @@ def _execute(
         workdir_discard(workdir)  # in the background: the next step need not wait for the disk
 
 
-def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, cache: _RunCache) -> None:
-    (workdir / "inputs").mkdir()
+def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, cache: _RunCache) -> dict:
+    """Make the step's folders, copy its input pickles in, and return its manifest (what
+    the runner calls, with which arguments). Only what the step needs is created: on some
+    disks each new file or folder costs more than a no-op step's own code."""
     (workdir / "outputs").mkdir()
     (workdir / "scratch").mkdir()
     upstream = {ref.partition(".")[0] for ref in spec["inputs"].values()} - {"params"}
@@ -191,10 +194,11 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
         if not produced:
             raise StepFailure(f"Input '{arg}' needs output '{tail}' of step '{head}', which is missing.")
         rel = f"inputs/{arg}.pkl"
+        (workdir / "inputs").mkdir(exist_ok=True)
         with storage.open_read(produced["key"]) as src, open(workdir / rel, "wb") as dst:
             shutil.copyfileobj(src, dst)
         input_files[arg] = rel
-    manifest = {
+    return {
         "run_id": run.pk,
         "step": step.name,
         "attempt": step.attempt,
@@ -205,7 +209,6 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
         "outputs": spec["outputs"],
         "limits": step_limits(spec),
     }
-    (workdir / "step.json").write_text(json.dumps(manifest))
 
 
 def step_limits(spec: dict) -> dict:
@@ -228,13 +231,14 @@ def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> 
 
 
 def _run_subprocess(
-    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str, on_slow: Callable[[StepRun], None] | None
+    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str, on_slow: Callable[[StepRun], None] | None,
+    manifest: dict,
 ) -> tuple[int | None, bool, bool, int]:
     """Run the step; ship its log, heartbeat, and kill it on stop or timeout.
     Returns (exit code, stopped, timed out, bytes of log shipped live)."""
     timeout = float(spec.get("timeout_s") or settings.FLOWDECK_STEP_TIMEOUT_S)
     env = step_environment(workdir, token, step.run_id, step.name)
-    proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path)
+    proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path, manifest=manifest)
     started = last_watch = last_beat = time.monotonic()
     shipped = 0
     stopped = timed_out = False
