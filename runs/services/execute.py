@@ -27,7 +27,7 @@ from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
 from ..workdirs import workdir_create, workdir_discard
-from .claims import claim, claim_next, claim_sibling, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
+from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
 from .dispatch import batch_resend
 from .graph import version_graph
 from .lifecycle import run_advance
@@ -96,7 +96,10 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
         handed_off = not rest or batch_resend(rest, step_queue(current))
 
     def then() -> list[int] | None:
-        return None if handed_off or not left else left
+        # Empty once its own steps are done: the record then claims a step another batch of
+        # the run holds but has not started (the tail of a fan-out ends on every process at
+        # once), in the same statement, so that helping costs no extra round trip.
+        return None if handed_off else left
 
     running = StepRun.objects.filter(pk__in=left, status=StepStatus.RUNNING).values_list("pk", flat=True)
     step = None
@@ -106,19 +109,13 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
             step = _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off, then=then)
             ran += 1
             break
-    if step is None and then() is not None:
+    if step is None and left and not handed_off:
         step = claim_next(left)
-    last = None
     while step is not None:
         if step.pk in left:
             left.remove(step.pk)
-        last = step
         step = _execute(step, cache, on_slow=hand_off, then=then)
         ran += 1
-        if step is None and not handed_off and not left:
-            # Out of its own steps while other batches of the run still wait: take theirs
-            # rather than leave this process idle at the end of a fan-out.
-            step = claim_sibling(last)
     return ran
 
 
@@ -128,7 +125,8 @@ def _execute(
 ) -> StepRun | None:
     """Run a claimed step in its own process and record how it ended. ``on_slow(step)`` is
     called once if the step is still running after ``HANDOFF_S``; the next step of
-    ``then()`` (if any) is claimed as this one is recorded, and returned."""
+    ``then()`` (if any; for an empty list, a step of another batch of the run) is claimed
+    as this one is recorded, and returned."""
     run = step.run = cache.run(step.run_id)
     if step.attempt > 1:
         forget_attempt(step)  # what an earlier attempt logged
