@@ -12,12 +12,16 @@ Protocol, one JSON object per line. The worker writes requests on the server's s
     {"workdir": ..., "cwd": ..., "env": {...}, "log": path, "user": [uid, gid] or null,
      "manifest": {...}}
 
-(``manifest`` is what WORKDIR/step.json would hold, which the child reads when it is absent)
-
 and reads events on its stdout: ``{"pid": n}`` once the child is forked (or
 ``{"error": "..."}``), then ``{"exit": n, "code": c}`` when it ends (``c`` is negative
 for a signal, as with subprocess). End of input (the worker exited, even by SIGKILL)
 makes the server kill its children and leave, so no step outlives its worker.
+
+``manifest`` is what WORKDIR/step.json would hold (the child reads that file when it is
+absent). A request is the step's own: its environment with its token, and its arguments.
+It may linger in the server's freed memory, where a later step of the same worker process
+could dig it out; that is no more than one step can read of another running under the same
+account (its folder, /proc/PID/environ), and the token of a step that ended is refused.
 
 The server is single-threaded: it waits with select() on its stdin and on a wakeup pipe
 written by the SIGCHLD handler, so fork() never copies a lock held by another thread.

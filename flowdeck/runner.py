@@ -1,8 +1,9 @@
 """The step subprocess: ``python -m flowdeck.runner WORKDIR``.
 
 The worker writes WORKDIR/step.json (what to call, with which arguments; a step forked
-by the fork server gets it in its request instead) and the input pickles, and reads back WORKDIR/outputs/*.pkl (plus <name>.json for outputs that are JSON
-scalars, which quality gates read). This process has only the environment the
+by the fork server gets it in its request instead) and the input pickles, and reads back
+WORKDIR/outputs/*.pkl (plus <name>.json for outputs that are JSON scalars, which quality
+gates read). This process has only the environment the
 worker gave it: the API URL and a token that can log to this run, nothing else.
 """
 from __future__ import annotations
