@@ -43,7 +43,7 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def prepare(root: Path, bundle: Path, i: int) -> dict:
+def prepare(root: Path, bundle: Path, i: int, step_json: bool) -> dict:
     workdir = root / f"w{i:05d}"
     for sub in ("outputs", "scratch"):
         (workdir / sub).mkdir(parents=True)
@@ -51,6 +51,8 @@ def prepare(root: Path, bundle: Path, i: int) -> dict:
         "run_id": 1, "step": f"c{i:04d}", "attempt": 1, "fn": "workflow:noop", "bundle": str(bundle),
         "args": {}, "input_files": {}, "outputs": ["t"], "limits": {"memory_mb": None, "cpu_s": None},
     }
+    if step_json:  # for a server from before manifests came in the request
+        (workdir / "step.json").write_text(json.dumps(manifest))
     log = workdir / "log.txt"
     log.touch()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir / "scratch"), "TMPDIR": str(workdir / "scratch"),
@@ -64,6 +66,7 @@ def prepare(root: Path, bundle: Path, i: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=500)
+    parser.add_argument("--step-json", action="store_true", help="also write step.json (servers whose steps read it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -77,7 +80,7 @@ def main() -> int:
                "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO)}
         server = subprocess.Popen(os.environ.get("WRAP", "").split() + [sys.executable] + (os.environ.get("SERVER", "").split() or ["-m", "flowdeck.forkserver"]), cwd=home, env=env,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        requests = [prepare(root, bundle, i) for i in range(args.n + 20)]
+        requests = [prepare(root, bundle, i, args.step_json) for i in range(args.n + 20)]
         buf = b""
 
         def event() -> dict:
