@@ -225,6 +225,9 @@ CELERY_BEAT_SCHEDULE = {
 # The URL that step subprocesses on workers use to reach the API with their run token.
 FLOWDECK_INTERNAL_URL = env_str("FLOWDECK_INTERNAL_URL", "http://127.0.0.1:8000")
 FLOWDECK_WORKER_CACHE = Path(env_str("FLOWDECK_WORKER_CACHE", str(DATA_DIR / "worker-cache")))
+# Where steps' work folders go on a worker ("" = the system's temporary folder). A tmpfs here
+# spares short steps the disk's cost of making and removing a few files each (see runs/workdirs.py).
+FLOWDECK_WORKDIR_ROOT = env_str("FLOWDECK_WORKDIR_ROOT", "")
 FLOWDECK_MAX_BUNDLE_BYTES = env_int("FLOWDECK_MAX_BUNDLE_BYTES", 50 * 1024 * 1024)
 FLOWDECK_MAX_README_BYTES = env_int("FLOWDECK_MAX_README_BYTES", 256 * 1024)
 FLOWDECK_STEP_TIMEOUT_S = env_int("FLOWDECK_STEP_TIMEOUT_S", 6 * 3600)

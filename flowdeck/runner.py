@@ -1,8 +1,9 @@
 """The step subprocess: ``python -m flowdeck.runner WORKDIR``.
 
-The worker writes WORKDIR/step.json (what to call, with which arguments) and the input
-pickles, and reads back WORKDIR/outputs/*.pkl (plus <name>.json for outputs that are JSON
-scalars, which quality gates read). This process has only the environment the
+The worker writes WORKDIR/step.json (what to call, with which arguments; a step forked
+by the fork server gets it in its request instead) and the input pickles, and reads back
+WORKDIR/outputs/*.pkl (plus <name>.json for outputs that are JSON scalars, which quality
+gates read). This process has only the environment the
 worker gave it: the API URL and a token that can log to this run, nothing else.
 """
 from __future__ import annotations
@@ -55,10 +56,11 @@ def apply_limits(limits: dict) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))  # SIGXCPU, then SIGKILL
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, manifest: dict | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     workdir = Path(argv[0])
-    manifest = json.loads((workdir / "step.json").read_text())
+    if manifest is None:
+        manifest = json.loads((workdir / "step.json").read_text())
     print(f"[flowdeck] step {manifest['step']} of run {manifest['run_id']}, attempt {manifest['attempt']}", flush=True)
 
     from .client import Client

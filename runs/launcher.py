@@ -192,13 +192,23 @@ def hand_over(workdir: Path, user: tuple[int, int] | None) -> None:
             os.chown(os.path.join(root, name), *user)
 
 
-def step_start(*, workdir: Path, cwd: Path, env: dict[str, str], log_path: Path) -> StepProcess:
+def step_start(
+    *, workdir: Path, cwd: Path, env: dict[str, str], log_path: Path, manifest: dict | None = None
+) -> StepProcess:
+    """Start the step of ``workdir``. ``manifest`` (what to call) goes to a forked step in
+    its request, and to a spawned one as WORKDIR/step.json; without it, step.json must be
+    there already."""
     user = step_user()
+    spawn = settings.FLOWDECK_STEP_LAUNCHER == "spawn"
+    if manifest is not None and spawn:
+        (workdir / "step.json").write_text(json.dumps(manifest))
     log_path.touch()
     hand_over(workdir, user)
-    if settings.FLOWDECK_STEP_LAUNCHER == "spawn":
+    if spawn:
         return _spawn(workdir, cwd, env, log_path, user)
     request = {"workdir": str(workdir), "cwd": str(cwd), "env": env, "log": str(log_path), "user": user}
+    if manifest is not None:
+        request["manifest"] = manifest
     try:
         return fork_server().start(request)
     except LauncherError:

@@ -35,9 +35,11 @@ _RECORD = (f"UPDATE {_T} SET status = %s, finished_at = %s, error = %s, exit_cod
            "log_key = %s, log_size = %s WHERE id = %s AND status = 'running' AND attempt = %s")
 # Both in one statement, so one round trip and one commit: the claim picks another row
 # (the recorded one is not queued), and SKIP LOCKED keeps two workers from waiting on each other.
-_RECORD_AND_CLAIM = f"""
-WITH recorded AS ({_RECORD} RETURNING 1), claimed AS ({_CLAIM})
+_RECORD_AND = """
+WITH recorded AS ({record} RETURNING 1), claimed AS ({claim})
 SELECT (SELECT count(*) FROM recorded), claimed.* FROM (VALUES (1)) AS one LEFT JOIN claimed ON true"""
+_RECORD_AND_CLAIM = _RECORD_AND.format(record=_RECORD, claim=_CLAIM)
+_RECORD_AND_STEAL = _RECORD_AND.format(record=_RECORD, claim=_STEAL)
 
 
 def worker_name() -> str:
@@ -75,7 +77,7 @@ def claim_sibling(step: StepRun) -> StepRun | None:
         return None
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_STEAL, [now, now, worker_name(), step.run_id, step.resource_class])
+        cursor.execute(_STEAL, _steal_params(now, step))
         return _claimed(cursor.fetchone(), now)
 
 
@@ -85,23 +87,34 @@ def step_record(
 ) -> tuple[bool, StepRun | None]:
     """Record how this attempt of ``step`` ended (``queued`` again for a retry), if it is
     still this attempt's: a step the reaper took back (no heartbeat) and another worker runs
-    now is theirs to record. With ``claim_from``, also claim the next of those steps.
-    Returns (recorded, the step claimed or None)."""
+    now is theirs to record. With ``claim_from``, also claim the next of those steps; an
+    empty ``claim_from`` (a batch done with its own steps) claims one that another batch of
+    the run holds but has not started, as ``claim_sibling`` does. Returns (recorded, the
+    step claimed or None)."""
     now = timezone.now()
     finished = None if status == StepStatus.QUEUED else connection.ops.adapt_datetimefield_value(now)
     record = [status, finished, error[:4000], exit_code, json.dumps(outputs), log_key, log_size, step.pk, step.attempt]
     with connection.cursor() as cursor:
-        if claim_from and connection.vendor == "postgresql":
-            cursor.execute(_RECORD_AND_CLAIM, record + _claim_params(now, claim_from))
+        if claim_from is not None and connection.vendor == "postgresql":
+            if claim_from:
+                cursor.execute(_RECORD_AND_CLAIM, record + _claim_params(now, claim_from))
+            else:
+                cursor.execute(_RECORD_AND_STEAL, record + _steal_params(now, step))
             row = cursor.fetchone()
             return bool(row[0]), _claimed(row[1:] if row[1] is not None else None, now)
         cursor.execute(_RECORD, record)
         recorded = bool(cursor.rowcount)
-    return recorded, claim_next(claim_from) if claim_from else None
+    if claim_from is None:
+        return recorded, None
+    return recorded, claim_next(claim_from) if claim_from else claim_sibling(step)
 
 
 def _claim_params(now, step_run_ids: list[int]) -> list:
     return [now, now, worker_name(), list(step_run_ids)]
+
+
+def _steal_params(now, step: StepRun) -> list:
+    return [now, now, worker_name(), step.run_id, step.resource_class]
 
 
 def _claimed(row, now) -> StepRun | None:

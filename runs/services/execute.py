@@ -27,7 +27,7 @@ from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
 from ..workdirs import workdir_create, workdir_discard
-from .claims import claim, claim_next, claim_sibling, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
+from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
 from .dispatch import batch_resend
 from .graph import version_graph
 from .lifecycle import run_advance
@@ -96,7 +96,10 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
         handed_off = not rest or batch_resend(rest, step_queue(current))
 
     def then() -> list[int] | None:
-        return None if handed_off or not left else left
+        # Empty once its own steps are done: the record then claims a step another batch of
+        # the run holds but has not started (the tail of a fan-out ends on every process at
+        # once), in the same statement, so that helping costs no extra round trip.
+        return None if handed_off else left
 
     running = StepRun.objects.filter(pk__in=left, status=StepStatus.RUNNING).values_list("pk", flat=True)
     step = None
@@ -106,19 +109,13 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
             step = _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off, then=then)
             ran += 1
             break
-    if step is None and then() is not None:
+    if step is None and left and not handed_off:
         step = claim_next(left)
-    last = None
     while step is not None:
         if step.pk in left:
             left.remove(step.pk)
-        last = step
         step = _execute(step, cache, on_slow=hand_off, then=then)
         ran += 1
-        if step is None and not handed_off and not left:
-            # Out of its own steps while other batches of the run still wait: take theirs
-            # rather than leave this process idle at the end of a fan-out.
-            step = claim_sibling(last)
     return ran
 
 
@@ -128,7 +125,8 @@ def _execute(
 ) -> StepRun | None:
     """Run a claimed step in its own process and record how it ended. ``on_slow(step)`` is
     called once if the step is still running after ``HANDOFF_S``; the next step of
-    ``then()`` (if any) is claimed as this one is recorded, and returned."""
+    ``then()`` (if any; for an empty list, a step of another batch of the run) is claimed
+    as this one is recorded, and returned."""
     run = step.run = cache.run(step.run_id)
     if step.attempt > 1:
         forget_attempt(step)  # what an earlier attempt logged
@@ -141,9 +139,10 @@ def _execute(
     log_path = workdir / "log.txt"
     try:
         bundle = bundle_dir(graph.digest)
-        _prepare(workdir, bundle, run, step, spec, cache)
+        manifest = _prepare(workdir, bundle, run, step, spec, cache)
         plaintext = step_token_issue(step_run_id=step.pk, attempt=step.attempt)  # dies with this attempt
-        exit_code, stopped, timed_out, shipped = _run_subprocess(workdir, log_path, step, spec, plaintext, on_slow)
+        exit_code, stopped, timed_out, shipped = _run_subprocess(
+            workdir, log_path, step, spec, plaintext, on_slow, manifest)
         if stopped:
             status, error = StepStatus.STOPPED, "Stopped by request."
         elif timed_out:
@@ -171,8 +170,10 @@ def _execute(
         workdir_discard(workdir)  # in the background: the next step need not wait for the disk
 
 
-def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, cache: _RunCache) -> None:
-    (workdir / "inputs").mkdir()
+def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, cache: _RunCache) -> dict:
+    """Make the step's folders, copy its input pickles in, and return its manifest (what
+    the runner calls, with which arguments). Only what the step needs is created: on some
+    disks each new file or folder costs more than a no-op step's own code."""
     (workdir / "outputs").mkdir()
     (workdir / "scratch").mkdir()
     upstream = {ref.partition(".")[0] for ref in spec["inputs"].values()} - {"params"}
@@ -191,10 +192,11 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
         if not produced:
             raise StepFailure(f"Input '{arg}' needs output '{tail}' of step '{head}', which is missing.")
         rel = f"inputs/{arg}.pkl"
+        (workdir / "inputs").mkdir(exist_ok=True)
         with storage.open_read(produced["key"]) as src, open(workdir / rel, "wb") as dst:
             shutil.copyfileobj(src, dst)
         input_files[arg] = rel
-    manifest = {
+    return {
         "run_id": run.pk,
         "step": step.name,
         "attempt": step.attempt,
@@ -205,7 +207,6 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
         "outputs": spec["outputs"],
         "limits": step_limits(spec),
     }
-    (workdir / "step.json").write_text(json.dumps(manifest))
 
 
 def step_limits(spec: dict) -> dict:
@@ -228,13 +229,14 @@ def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> 
 
 
 def _run_subprocess(
-    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str, on_slow: Callable[[StepRun], None] | None
+    workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str, on_slow: Callable[[StepRun], None] | None,
+    manifest: dict,
 ) -> tuple[int | None, bool, bool, int]:
     """Run the step; ship its log, heartbeat, and kill it on stop or timeout.
     Returns (exit code, stopped, timed out, bytes of log shipped live)."""
     timeout = float(spec.get("timeout_s") or settings.FLOWDECK_STEP_TIMEOUT_S)
     env = step_environment(workdir, token, step.run_id, step.name)
-    proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path)
+    proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path, manifest=manifest)
     started = last_watch = last_beat = time.monotonic()
     shipped = 0
     stopped = timed_out = False

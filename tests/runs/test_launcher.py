@@ -45,6 +45,11 @@ def nap():
 
 def noop():
     return 1
+
+def leftovers():
+    return json.dumps({"modules": sorted(m for m in sys.modules if "rehearsal" in m),
+                       "path": [p for p in sys.path if "rehearsal" in p],
+                       "token": os.environ.get("FLOWDECK_TOKEN")})
 '''
 
 
@@ -229,3 +234,13 @@ def test_a_steps_own_limits_come_from_its_spec(settings):
     with pytest.raises(SpecError, match="memory_mb must be a whole number") as caught:
         validate_spec({"name": "bad", "steps": [{"name": "a", "fn": "m:f", "memory_mb": "lots"}]})
     assert caught.value.field == "steps.a.memory_mb"
+
+
+def test_a_forked_step_finds_nothing_of_the_servers_rehearsal(step_dir, settings):
+    """The fork server runs a no-op step of its own before forking any (to warm its caches):
+    no module, import path or token of it reaches a real step."""
+    settings.FLOWDECK_STEP_LAUNCHER = "forkserver"
+    workdir = step_dir("leftovers")
+    assert _start(workdir).wait(30) == 0, (workdir / "log.txt").read_text()
+    found = json.loads(_output(workdir))
+    assert found == {"modules": [], "path": [], "token": "fdk_run_token"}
