@@ -18,7 +18,7 @@ import struct
 from itertools import chain, repeat
 
 import psycopg
-from django.db import connection
+from django.db import connection, transaction
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
@@ -78,6 +78,19 @@ def in_step_order(s: Series) -> Series:
     return Series(s.key, [s.steps[i] for i in order], [s.values[i] for i in order], [s.timestamps[i] for i in order])
 
 
+def _chunk_rows(keys: int) -> str:
+    return ", ".join(f"(%(key{i})s::text, %(lo{i})b::int8, %(hi{i})b::int8, %(steps{i})b, %(values{i})b, %(times{i})b)"
+                     for i in range(keys))
+
+
+def _more_chunks_sql(keys: int) -> str:
+    """The chunks past the first ``KEYS_PER_STATEMENT`` keys of a batch with very many keys."""
+    q = connection.ops.quote_name
+    return (f"INSERT INTO {q(MetricChunk._meta.db_table)} (run_id, {q('key')}, origin, step_min, step_max, steps, "
+            f"{q('values')}, timestamps) SELECT %(run)s, v.k, %(origin)s::int8, v.lo, v.hi, v.s, v.x, v.t "
+            f"FROM (VALUES {_chunk_rows(keys)}) AS v(k, lo, hi, s, x, t)")
+
+
 def _sql(with_batch_id: bool, keys: int, checked: bool) -> str:
     q = connection.ops.quote_name
     run, summary, batch, chunk = (q(m._meta.db_table) for m in (Run, MetricSummary, IngestBatch, MetricChunk))
@@ -86,8 +99,7 @@ def _sql(with_batch_id: bool, keys: int, checked: bool) -> str:
              f"ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1") if with_batch_id else "SELECT 1 FROM hold"
     cols = ", ".join(q(c) for c in SUMMARY_COLUMNS)
     arrays = ", ".join(f"%({c})b::{t}[]" for c, t in zip(SUMMARY_COLUMNS, _SUMMARY_TYPES))
-    rows = ", ".join(f"(%(key{i})s::text, %(lo{i})b::int8, %(hi{i})b::int8, %(steps{i})b, %(values{i})b, %(times{i})b)"
-                     for i in range(keys))
+    rows = _chunk_rows(keys)
     return (
         f"WITH hold AS (SELECT id FROM {run} r WHERE id = %(run)s{may} FOR KEY SHARE), "
         f"claim AS ({claim}), "
@@ -104,6 +116,11 @@ def _sql(with_batch_id: bool, keys: int, checked: bool) -> str:
 
 
 _STATEMENTS: dict[tuple[bool, int, bool], str] = {}
+CACHED_KEYS = 16  # statements for batches of up to this many keys are kept (most batches have a few)
+# Six parameters per key's chunk: PostgreSQL takes at most 65,535 in a statement, so a batch
+# of very many keys (an MLflow log_batch of a point per key, say) stores the keys past these
+# in further statements of the same transaction.
+KEYS_PER_STATEMENT = 1000
 
 
 def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, origin: int | None,
@@ -113,21 +130,19 @@ def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, orig
     itself). With ``as_user`` (a user id) the run is held only if that user may log to it
     (``accounts.access.run_change_sql``). Returns (the run was held, the batch is new): when
     either is False nothing was written."""
-    signature = (bool(batch_id), len(series), as_user is not None)
-    sql = _STATEMENTS.get(signature)
-    if sql is None:
-        sql = _STATEMENTS[signature] = _sql(*signature)
+    if len(series) > KEYS_PER_STATEMENT and not connection.in_atomic_block:
+        with transaction.atomic():
+            return batch_store(run_id, series, batch_id=batch_id, origin=origin, as_user=as_user)
     # Summary rows lock in key order: no deadlock between batches.
     ordered = [in_step_order(s) for s in sorted(series, key=lambda s: s.key)]
+    first, rest = ordered[:KEYS_PER_STATEMENT], ordered[KEYS_PER_STATEMENT:]
+    signature = (bool(batch_id), len(first), as_user is not None)
+    sql = _STATEMENTS.get(signature) or _sql(*signature)
+    if len(first) <= CACHED_KEYS:
+        _STATEMENTS[signature] = sql
     folds = list(zip(*(fold(s) for s in ordered)))
     args = {"run": run_id, "user": as_user, "batch": batch_id, "origin": origin, "skeys": [s.key for s in ordered],
-            **dict(zip(SUMMARY_COLUMNS, map(list, folds)))}
-    for i, s in enumerate(ordered):
-        args[f"key{i}"] = s.key
-        args[f"lo{i}"], args[f"hi{i}"] = min(s.steps), max(s.steps)
-        args[f"steps{i}"] = _Int8Array(_pack(s.steps, _INT8, "q"))
-        args[f"values{i}"] = _Float8Array(_pack(s.values, _FLOAT8, "d"))
-        args[f"times{i}"] = _Int8Array(_pack(s.timestamps, _INT8, "q"))
+            **dict(zip(SUMMARY_COLUMNS, map(list, folds))), **_chunk_args(first)}
     connection.ensure_connection()
     # A cursor of psycopg's own (server-side binding, binary parameters) on Django's
     # connection, in whatever transaction Django has open: Django's cursors bind on the
@@ -140,4 +155,18 @@ def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, orig
     with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, args)
         held, stored = cursor.fetchone()
+        for start in range(0, len(rest) if stored else 0, KEYS_PER_STATEMENT):
+            part = rest[start:start + KEYS_PER_STATEMENT]
+            cursor.execute(_more_chunks_sql(len(part)), {"run": run_id, "origin": origin, **_chunk_args(part)})
     return bool(held), bool(stored)
+
+
+def _chunk_args(series: list[Series]) -> dict:
+    args: dict = {}
+    for i, s in enumerate(series):
+        args[f"key{i}"] = s.key
+        args[f"lo{i}"], args[f"hi{i}"] = min(s.steps), max(s.steps)
+        args[f"steps{i}"] = _Int8Array(_pack(s.steps, _INT8, "q"))
+        args[f"values{i}"] = _Float8Array(_pack(s.values, _FLOAT8, "d"))
+        args[f"times{i}"] = _Int8Array(_pack(s.timestamps, _INT8, "q"))
+    return args

@@ -140,3 +140,13 @@ def test_many_series_sampled_together_match_each_sampled_alone(user, run):
     for run_id, key in together:
         assert together[(run_id, key)] == _sample_sql(run_id, key, 50), (run_id, key)
     assert len(together[(run.pk, "loss")]) <= 2 * 50 + 2
+
+
+def test_a_batch_of_a_point_for_each_of_11000_keys_is_stored_whole(run):
+    """Six parameters per key's chunk would pass PostgreSQL's 65,535 in one statement: the
+    keys past the first thousand go in further statements of the same transaction."""
+    keys = [f"layer{i:05d}.grad_norm" for i in range(11_000)]
+    assert log_batch(run=run, metrics={k: {"step": [3], "value": [i / 10]} for i, k in enumerate(keys)}, batch_id="many")
+    assert not log_batch(run=run, metrics={k: {"step": [3], "value": [0.0]} for k in keys}, batch_id="many")  # a replay
+    assert MetricChunk.objects.filter(run=run).count() == 11_000
+    assert dict(Metric.objects.filter(run=run).values_list("key", "value")) == {k: i / 10 for i, k in enumerate(keys)}
