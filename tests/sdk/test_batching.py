@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from flowdeck import Client, client as client_module, tracking
+from flowdeck.errors import APIError
 from flowdeck.tracking import HttpSink, TrackingError
 from runs.models import IngestBatch, Metric, MetricSummary, RunParam
 from runs.services.tracked import run_create_tracked
@@ -271,3 +272,19 @@ def test_a_batch_the_server_finds_too_large_is_split(server, run, settings):
     sink.close()
     client.close()
     assert stored(run.pk) == (3000, {"loss": 3000})
+
+
+@pytest.mark.parametrize("metrics, params", [
+    ({"loss": {"value": [0.5, float("nan")], "step": [0, 1]}}, {}),
+    ([{"key": "loss", "value": float("inf"), "step": 0}], {}),
+    ({"loss": {"value": [0.5], "step": [0]}}, {"lr": float("nan")}),
+])
+def test_a_batch_holding_nan_or_infinity_is_refused_by_name_and_stores_nothing(server, run, metrics, params):
+    """The client encodes batches with orjson, which would write NaN as null; such a batch
+    goes through the standard library instead, so the server refuses it by name."""
+    client = Client(server.url, server.token)
+    with pytest.raises(APIError) as caught:
+        client.log_batch(run.pk, metrics=metrics, params=params, batch_id="nan")
+    assert caught.value.status == 400 and ("NaN" in str(caught.value) or "Infinity" in str(caught.value))
+    assert stored(run.pk) == (0, {}) and not RunParam.objects.filter(run_id=run.pk).exists()
+    client.close()
