@@ -132,25 +132,6 @@ def _copy_blocks(sql: str, args: list) -> Iterator[bytes]:
             yield b"".join(pending)
 
 
-def step_span(run_id: int, key: str) -> tuple[int | None, int | None]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT min(c.step_min), max(c.step_max) FROM {_chunks()} c {_WHERE}", {"run": run_id, "key": key})
-        return cursor.fetchone()
-
-
-def end_points(run_id: int, key: str, lo: int, hi: int) -> list[tuple]:
-    """The first and the last point (by step, then time): only chunks that start at the
-    first step, or end at the last, can hold them."""
-    args = {"run": run_id, "key": key, "lo": lo, "hi": hi}
-    sql = (f"(SELECT u.step, u.value, u.timestamp_ms FROM {_chunks()} c CROSS JOIN LATERAL {_unnest()} "
-           f"{_WHERE} AND c.step_min = %(lo)s AND u.step = %(lo)s ORDER BY u.timestamp_ms LIMIT 1) UNION ALL "
-           f"(SELECT u.step, u.value, u.timestamp_ms FROM {_chunks()} c CROSS JOIN LATERAL {_unnest()} "
-           f"{_WHERE} AND c.step_max = %(hi)s AND u.step = %(hi)s ORDER BY u.timestamp_ms DESC LIMIT 1)")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        return cursor.fetchall()
-
-
 def values_at_step(pairs: list[tuple[int, str]], step: int) -> list[tuple]:
     """(run id, key, step, value) of the point at ``step`` or the last before it, per pair.
     Only chunks that can hold it are opened: those starting at or before ``step`` and
@@ -167,11 +148,13 @@ def values_at_step(pairs: list[tuple[int, str]], step: int) -> list[tuple]:
 
 
 def sample_many(pairs: list[tuple[int, str]], buckets: int) -> dict[tuple[int, str], list[tuple]]:
-    """``metric_selectors._sample_sql`` for many series at once, in two queries whatever
-    their number (a comparison of 100 runs x 5 keys made 1,500 round trips one by one):
-    each chunk's first and last point give every series' step range and its first and last
-    points (chunks are in step order), then one GROUP BY over all their points gives each
-    bucket's lowest and highest. (run id, key) -> [(step, value, time)] by step, then time."""
+    """The chart sample of many series at once (``metric_selectors.metric_sampled`` says
+    what it keeps), in two queries whatever their number (a comparison of 100 runs x 5 keys
+    made 1,500 round trips one by one): each chunk's first and last point give every
+    series' step range and its first and last points (chunks are in step order), then one
+    GROUP BY over all their points gives each bucket's lowest and highest point, the
+    earliest step on a tie. Steps and times travel as float8 there, exact up to 2**53.
+    (run id, key) -> [(step, value, time)] by step, then time."""
     if not pairs:
         return {}
     args = {"runs": [r for r, _ in pairs], "keys": [k for _, k in pairs]}

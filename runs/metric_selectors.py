@@ -136,29 +136,9 @@ def metric_sampled_many(*, runs: list[Run], key: str, totals: dict[int, int], ma
 
 
 def _sample_sql(run_id: int, key: str, buckets: int) -> list[tuple]:
-    # One pass over the key's points and no sort: a hash aggregate per step bucket keeps the
-    # least and the greatest [value, step, time] array, arrays comparing element by element,
-    # so a tie on the value goes to the earliest step (the greatest is taken over -step for
-    # that). Steps and times travel as float8, exact up to 2**53. The step range and the
-    # first and last points come from the chunks' step bounds, and are passed in as numbers:
-    # joined in SQL, a planner with stale statistics re-ran it for every point.
-    lo, hi = metric_chunks.step_span(run_id, key)
-    if lo is None:
-        return []
-    sql = f"""
-        WITH agg AS (
-            SELECT min(ARRAY[value, step::float8, timestamp_ms::float8]) AS lo_row,
-                   max(ARRAY[value, -step::float8, timestamp_ms::float8]) AS hi_row
-            FROM {_table()} WHERE run_id = %(run)s AND key = %(key)s
-            GROUP BY LEAST(%(nb)s - 1, floor((step::float8 - %(lo)s) / %(width)s * %(nb)s))::int
-        )
-        SELECT lo_row[2]::bigint, lo_row[1], lo_row[3]::bigint FROM agg
-        UNION SELECT (-hi_row[2])::bigint, hi_row[1], hi_row[3]::bigint FROM agg
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"run": run_id, "key": key, "nb": buckets, "lo": float(lo), "width": float(max(hi - lo, 1))})
-        rows = set(cursor.fetchall()) | set(metric_chunks.end_points(run_id, key, lo, hi))
-    return sorted(rows, key=lambda r: (r[0], r[2]))
+    """The sample on PostgreSQL: the batched sampler, for one series (the database does the
+    work, no Python object per point)."""
+    return metric_chunks.sample_many([(run_id, key)], buckets).get((run_id, key), [])
 
 
 def _sample_rows(run: Run, key: str, buckets: int) -> list[tuple]:
