@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.step_tokens import step_token_issue
@@ -101,11 +102,11 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
         # once), in the same statement, so that helping costs no extra round trip.
         return None if handed_off else left
 
-    running = StepRun.objects.filter(pk__in=left, status=StepStatus.RUNNING).values_list("pk", flat=True)
     step = None
-    for pk in list(running):
+    for pk in _left_running(left):
         if takeover_dead_local(pk, worker_name()):
-            left.remove(pk)
+            if pk in left:
+                left.remove(pk)
             step = _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off, then=then)
             ran += 1
             break
@@ -117,6 +118,17 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
         step = _execute(step, cache, on_slow=hand_off, then=then)
         ran += 1
     return ran
+
+
+def _left_running(step_run_ids: list[int]) -> list[int]:
+    """Steps a dead process of this worker may have left running, for a batch delivered again
+    to take over: the batch's own, and those of its run that a process here took from other
+    batches (the batch that named them passes over a running step, so no one else would
+    until the reaper)."""
+    node = worker_name().rpartition(":")[0]
+    runs = StepRun.objects.filter(pk__in=step_run_ids).values("run_id")
+    return list(StepRun.objects.filter(Q(pk__in=step_run_ids) | Q(run_id__in=runs, worker__startswith=f"{node}:"),
+                                       status=StepStatus.RUNNING).values_list("pk", flat=True))
 
 
 def _execute(
