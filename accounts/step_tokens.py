@@ -11,8 +11,12 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils.crypto import salted_hmac
+
+from core import rows
 
 PREFIX = "fds_"
 _SALT = "flowdeck.step-token"
@@ -36,7 +40,7 @@ def step_token_issue(*, step_run_id: int, attempt: int) -> str:
 
 
 def step_token_authenticate(plaintext: str) -> StepToken | None:
-    from runs.models import StepRun, StepStatus
+    from runs.models import StepStatus
 
     if not plaintext.startswith(PREFIX):
         return None
@@ -46,11 +50,30 @@ def step_token_authenticate(plaintext: str) -> StepToken | None:
         return None
     if not hmac.compare_digest(signature, _signature(f"{step_id}.{attempt}")):
         return None
-    step = (
-        StepRun.objects.select_related("run__created_by")
-        .filter(pk=int(step_id), attempt=int(attempt), status=StepStatus.RUNNING)
-        .first()
-    )
-    if step is None or not step.run.created_by.is_active:
+    # Every call a step makes comes here: SQL written once, not a queryset compiled per
+    # request (core/rows.py).
+    with connection.cursor() as cursor:
+        cursor.execute(_step_sql(), [int(step_id), int(attempt), StepStatus.RUNNING.value])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return StepToken(user=step.run.created_by, run_id=step.run_id, step_run_id=step.pk)
+    user = rows.instance(get_user_model(), row[2:])
+    if not user.is_active:
+        return None
+    return StepToken(user=user, run_id=row[1], step_run_id=row[0])
+
+
+_STEP_SQL: str | None = None
+
+
+def _step_sql() -> str:
+    from runs.models import Run, StepRun
+
+    global _STEP_SQL
+    if _STEP_SQL is None:
+        q = connection.ops.quote_name
+        user = get_user_model()
+        _STEP_SQL = (f"SELECT s.id, s.run_id, {rows.select_list(user, 'u')} FROM {q(StepRun._meta.db_table)} s "
+                     f"JOIN {q(Run._meta.db_table)} r ON r.id = s.run_id JOIN {q(user._meta.db_table)} u "
+                     f"ON u.id = r.created_by_id WHERE s.id = %s AND s.attempt = %s AND s.status = %s")
+    return _STEP_SQL
