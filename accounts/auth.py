@@ -4,6 +4,20 @@ from .services import token_authenticate
 from .step_tokens import step_token_authenticate
 
 
+def bearer_plaintext(header: str) -> str | None:
+    """The token in an ``Authorization: Bearer <token>`` (or ``Token <token>``) header."""
+    parts = header.split()
+    if len(parts) != 2 or parts[0].lower() not in ("bearer", "token"):
+        return None
+    return parts[1]
+
+
+def bearer_authenticate(plaintext: str):
+    """The StepToken or ApiToken a bearer token stands for, or None if it is unknown,
+    expired or revoked. Every bearer-authenticated request comes here."""
+    return step_token_authenticate(plaintext) or token_authenticate(plaintext)
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer fdk_...`` (``request.auth`` is the ApiToken) or a step
     subprocess's ``fds_...`` (``request.auth`` is a StepToken)."""
@@ -12,12 +26,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
+        plaintext = bearer_plaintext(header)
+        if plaintext is None:
             return None
-        parts = header.split()
-        if len(parts) != 2 or parts[0].lower() not in ("bearer", "token"):
-            return None
-        token = step_token_authenticate(parts[1]) or token_authenticate(parts[1])
+        token = bearer_authenticate(plaintext)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return token.user, token

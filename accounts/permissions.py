@@ -13,15 +13,22 @@ class TokenScopes(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         token = request.auth if hasattr(request.auth, "scopes") else None
-        if token is None:
-            return True
-        if token_is_run_scoped(token):
-            return bool(getattr(view, "allow_run_token", False))
-        if request.method in SAFE_METHODS:
-            needed = getattr(view, "read_scope", "read")
-        else:
-            needed = getattr(view, "required_scope", "write")
-        if needed in token.scopes:
-            return True
-        self.message = f"This token lacks the '{needed}' scope this needs; use one that has it (`flowdeck login` makes a token with every scope)."
-        return False
+        refusal = token_refusal(token, view, safe=request.method in SAFE_METHODS)
+        if refusal:
+            self.message = refusal
+        return refusal is None
+
+
+def token_refusal(token, view, *, safe: bool) -> str | None:
+    """Why ``token`` may not call ``view`` (a view class or instance, read for its
+    ``allow_run_token``, ``read_scope`` and ``required_scope``), or None if it may.
+    ``safe``: the request only reads. No token (a session) is never refused here."""
+    if token is None:
+        return None
+    if token_is_run_scoped(token):
+        return None if getattr(view, "allow_run_token", False) else TokenScopes.message
+    needed = getattr(view, "read_scope", "read") if safe else getattr(view, "required_scope", "write")
+    if needed in token.scopes:
+        return None
+    return (f"This token lacks the '{needed}' scope this needs; use one that has it "
+            "(`flowdeck login` makes a token with every scope).")

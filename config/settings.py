@@ -53,13 +53,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "runs.log_batch_fast.LogBatchFastPath",  # after the two above: redirects and headers apply to it too
     "accounts.request_context.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -96,6 +97,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
     DATA_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default needs its folder
+# The metrics batch statement is prepared once per connection; turn it off (0) behind a
+# pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+FLOWDECK_DB_PREPARE = env_bool("FLOWDECK_DB_PREPARE", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same backend, with a health check that asks the socket rather than the server.
     DATABASES["default"]["ENGINE"] = "core.postgresql"
@@ -248,6 +252,9 @@ FLOWDECK_HEARTBEAT_S = env_int("FLOWDECK_HEARTBEAT_S", 5)
 FLOWDECK_HEARTBEAT_TIMEOUT_S = env_int("FLOWDECK_HEARTBEAT_TIMEOUT_S", 60)
 FLOWDECK_REDISPATCH_S = env_int("FLOWDECK_REDISPATCH_S", 300)
 FLOWDECK_SIGNUP_ENABLED = env_bool("FLOWDECK_SIGNUP_ENABLED", True)
+# Bearer-token log-batch requests are stored before the rest of the middleware and DRF
+# (runs/log_batch_fast.py); 0 sends them through the API view like every other request.
+FLOWDECK_FAST_INGEST = env_bool("FLOWDECK_FAST_INGEST", True)
 # Site-wide default quotas of every team (a team admin or site admin can set a team's own);
 # 0 means no limit.
 FLOWDECK_QUOTA_MAX_CONCURRENT_RUNS = env_int("FLOWDECK_QUOTA_MAX_CONCURRENT_RUNS", 0)

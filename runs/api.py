@@ -45,7 +45,7 @@ from .services.tracking import (
     artifact_multipart_start,
     artifact_put,
     artifact_upload_target,
-    log_batch_as,
+    log_batch_body,
 )
 
 
@@ -192,19 +192,7 @@ class LogBatchApi(APIView):
 
     @extend_schema(request=LogBatchIn, responses={200: None}, summary="Log metrics, params and tags in one batch")
     def post(self, request, run_id: int):
-        body = request.data
-        if not isinstance(body, dict):
-            run_get_for_logging(user=request.user, run_id=run_id, token=_token(request))  # 404 and 403 first
-            raise InvalidInput("The body must be a JSON object.")
-        stored = log_batch_as(
-            user=request.user,
-            token=_token(request),
-            run_id=run_id,
-            metrics=body.get("metrics") or [],
-            params=body.get("params") or {},
-            tags=body.get("tags") or {},
-            batch_id=body.get("batch_id") or None,
-        )
+        stored = log_batch_body(user=request.user, token=_token(request), run_id=run_id, body=request.data)
         return Response({"stored": stored})
 
 

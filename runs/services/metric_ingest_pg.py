@@ -15,9 +15,11 @@ index entry and a few compressed TOAST pages, whatever the batch's size.
 from __future__ import annotations
 
 import struct
-from itertools import chain, repeat
+import sys
+from array import array
 
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
@@ -61,16 +63,31 @@ class _Float8ArrayDumper(_Int8ArrayDumper):
     oid = _FLOAT8_ARRAY
 
 
+_HEADER = struct.Struct(">iiiii")
+
+
 def _pack(numbers: list, element_oid: int, code: str) -> bytes:
-    # One dimension, no NULLs; then each element as its length (8) and its 8 bytes.
+    """One dimension, no NULLs; then each element as its length (8) and its 8 bytes, big
+    endian. The numbers go into an array in one call and are laid out in 12-byte slots by
+    a strided copy per byte: about half the time of one ``struct.pack`` of 2n arguments."""
     n = len(numbers)
-    return struct.pack(">iiiii" + ("i" + code) * n, 1, 0, element_oid, n, 1, *chain.from_iterable(zip(repeat(8), numbers)))
+    items = array(code, numbers)
+    if sys.byteorder == "little":
+        items.byteswap()
+    raw = items.tobytes()
+    out = bytearray(12 * n)
+    out[3::12] = b"\x08" * n
+    for i in range(8):
+        out[4 + i::12] = raw[i::8]
+    return _HEADER.pack(1, 0, element_oid, n, 1) + out
 
 
 def in_step_order(s: Series) -> Series:
     """``s`` with its points ordered by (step, time), the order a chunk is stored in (its
     readers rely on it); points equal on both keep the order they were sent in. A series
     that is in order already, as a training loop logs it, costs two list comparisons."""
+    if s.steps == sorted(s.steps) and len(set(s.steps)) == len(s.steps):  # strictly increasing steps
+        return s
     order_keys = list(zip(s.steps, s.timestamps))
     if order_keys == sorted(order_keys):
         return s
@@ -153,7 +170,9 @@ def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, orig
         raw.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
         raw._flowdeck_arrays = True
     with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, args)
+        # Prepared once per connection (FLOWDECK_DB_PREPARE): planning it was a third of
+        # the database's time for a 1,000-point batch.
+        cursor.execute(sql, args, prepare=settings.FLOWDECK_DB_PREPARE and len(first) <= CACHED_KEYS)
         held, stored = cursor.fetchone()
         for start in range(0, len(rest) if stored else 0, KEYS_PER_STATEMENT):
             part = rest[start:start + KEYS_PER_STATEMENT]

@@ -89,6 +89,18 @@ def log_batch_as(
     return stored
 
 
+def log_batch_body(*, user, token, run_id: int, body) -> bool:
+    """``log_batch_as`` for a log-batch request's decoded JSON body (the API view and its
+    fast path, ``runs.log_batch_fast``, both come here)."""
+    if not isinstance(body, dict):
+        run_get_for_logging(user=user, run_id=run_id, token=token)  # 404 and 403 first
+        raise InvalidInput("The body must be a JSON object.")
+    return log_batch_as(
+        user=user, token=token, run_id=run_id, metrics=body.get("metrics") or [], params=body.get("params") or {},
+        tags=body.get("tags") or {}, batch_id=body.get("batch_id") or None,
+    )
+
+
 def _clean(metrics, params, tags, batch_id) -> tuple[list, dict[str, str], dict[str, str], str | None]:
     """A batch checked whole (InvalidInput names what is wrong): its metrics as one Series
     per key, its params and tags as text, its batch id cut to 64 characters."""
