@@ -49,3 +49,36 @@ def test_a_connection_the_server_killed_is_replaced_before_it_is_used(postgresql
     connection.health_check_done = False
     connection.close_if_health_check_failed()  # what Django does before a request's first query
     assert _server_pid() != pid  # a new connection, and the query worked
+
+
+def test_moments_load_as_django_loads_them(postgresql):
+    """psycopg's own (C) timestamptz loader, on each cursor, gives what Django's gave: aware
+    datetimes in UTC (``datetime.timezone.utc``), to the microsecond, and NULL as None."""
+    import datetime
+
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+    sql = ("SELECT '2026-12-02 10:05:12.405705+00'::timestamptz, '1999-12-31 23:59:59-05'::timestamptz, "
+           "'2026-06-01 00:00:00+02'::timestamptz, NULL::timestamptz")
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        fast = cursor.fetchone()
+        assert cursor.cursor.adapters.get_loader(1184, psycopg.pq.Format.TEXT).__module__.startswith("psycopg")
+        register_tzloader(datetime.timezone.utc, cursor.cursor)  # Django's own loader back on this cursor
+        assert "psycopg_any" in cursor.cursor.adapters.get_loader(1184, psycopg.pq.Format.TEXT).__module__
+        cursor.execute(sql)
+        django_loaded = cursor.fetchone()
+    assert fast == django_loaded
+    assert fast[0] == datetime.datetime(2026, 12, 2, 10, 5, 12, 405705, tzinfo=datetime.timezone.utc)
+    assert fast[1] == datetime.datetime(2000, 1, 1, 4, 59, 59, tzinfo=datetime.timezone.utc)
+    assert all(v.tzinfo is datetime.timezone.utc for v in fast[:3]) and fast[3] is None
+    assert [v.isoformat() for v in fast[:3]] == [v.isoformat() for v in django_loaded[:3]]
+
+
+def test_a_saved_moment_reads_back_the_same_through_the_orm(postgresql, django_user_model):
+    import datetime
+
+    joined = datetime.datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=datetime.timezone.utc)
+    user = django_user_model.objects.create(username="moment", date_joined=joined)
+    assert django_user_model.objects.get(pk=user.pk).date_joined == joined
+    assert django_user_model.objects.filter(date_joined=joined).exists()
