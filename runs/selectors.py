@@ -124,7 +124,7 @@ def step_rows(*, run: Run) -> list[StepRow]:
     rows = []
     subruns = subrun_views(run=run)
     live: dict[str, int] | None = None
-    for step in run.steps.select_related("cached_from"):
+    for step in run.steps.select_related("cached_from").defer("log_inline"):
         if step.status == StepStatus.QUEUED and live is None:
             live = live_queues()
         gate = step.gate or {}
