@@ -238,6 +238,8 @@ FLOWDECK_STEP_TIMEOUT_S = env_int("FLOWDECK_STEP_TIMEOUT_S", 6 * 3600)
 # How much of a running step's log the worker ships live to the run page (per attempt);
 # past it the live view says so, and the whole log is in storage once the step ends.
 FLOWDECK_LIVE_LOG_MAX_BYTES = env_int("FLOWDECK_LIVE_LOG_MAX_BYTES", 2 * 1024 * 1024)
+# An ended step's log up to this size is kept in its database row, not as a storage object.
+FLOWDECK_INLINE_LOG_MAX_BYTES = env_int("FLOWDECK_INLINE_LOG_MAX_BYTES", 64 * 1024)
 # Engine: how steps start, what they may use, and how lost work is found again.
 FLOWDECK_STEP_LAUNCHER = env_str("FLOWDECK_STEP_LAUNCHER", "forkserver")  # or "spawn"
 FLOWDECK_FORKSERVER_PRELOAD = env_str("FLOWDECK_FORKSERVER_PRELOAD", "")  # e.g. "numpy,pandas"

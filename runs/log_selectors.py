@@ -7,8 +7,7 @@ live view left it. A stored log can be tens of megabytes: it is read in ranges, 
 """
 from __future__ import annotations
 
-from core import storage
-
+from . import stored_logs
 from .models import StepLogChunk, StepRun, StepStatus
 from .services.logs import complete_prefix_len, log_text
 
@@ -31,9 +30,10 @@ def step_log_read(*, step: StepRun, offset: int, attempt: int | None = None, max
     if attempt is not None and attempt != step.attempt:
         offset = 0
     offset = max(0, offset)
-    if step.status == StepStatus.RUNNING or (step.status in LIVE_STATUSES and not step.log_key):
+    stored = stored_logs.log_stored(step)
+    if step.status == StepStatus.RUNNING or (step.status in LIVE_STATUSES and not stored):
         result = _read_live(step, offset, max_bytes)
-    elif not step.log_key:
+    elif not stored:
         # Ended without a stored log (skipped, or its worker died): what was shipped live, if
         # anything, is all there is; it is complete once a read finds nothing more.
         result = _read_live(step, offset, max_bytes)
@@ -65,12 +65,11 @@ def _read_live(step: StepRun, offset: int, max_bytes: int) -> dict:
 
 
 def _read_stored(step: StepRun, offset: int, max_bytes: int) -> dict:
-    # log_size is recorded with the key; rows written before it was are asked of the store.
-    size = step.log_size or storage.size(step.log_key)
+    size = stored_logs.log_size(step)
     start, truncated = min(offset, size), False
     if offset == 0 and size > max_bytes:
         start, truncated = size - max_bytes, True
-    raw = storage.read_range(step.log_key, start, min(max_bytes, size - start))
+    raw = stored_logs.log_range(step, start, min(max_bytes, size - start))
     if truncated:
         skip = _line_start(raw)
         raw, start = raw[skip:], start + skip

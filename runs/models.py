@@ -115,6 +115,9 @@ class StepRun(models.Model):
     outputs = models.JSONField(default=dict, blank=True)
     log_key = models.CharField(max_length=1024, blank=True)
     log_size = models.BigIntegerField(default=0)
+    # A short log (up to FLOWDECK_INLINE_LOG_MAX_BYTES) is kept here, byte for byte, instead
+    # of as a storage object: one fewer PUT per step, in the UPDATE that records it.
+    log_inline = models.BinaryField(null=True, blank=True, editable=False)
     # The quality gate's outcome, {"expr", "passed", "values"}, when the step has a gate.
     gate = models.JSONField(null=True, blank=True)
     # Set when the step (cache=True) was queued; a succeeded step with this key can stand in

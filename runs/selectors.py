@@ -14,11 +14,11 @@ from accounts.access import (
     can_change_run, experiment_filter, member_role, run_filter, run_visible_by_role, token_is_run_scoped,
 )
 from accounts.models import ApiToken
-from core import storage
 from core.errors import Forbidden, NotFound
 from flowdeck.gates import gate_summary
 from flowdeck.spec import DEFAULT_RESOURCE_CLASS
 
+from . import stored_logs
 from .models import Experiment, Metric, Run, StepLogChunk, StepRun, StepStatus, WorkerNode
 from .routing import class_for_queue, step_queue
 
@@ -124,7 +124,7 @@ def step_rows(*, run: Run) -> list[StepRow]:
     rows = []
     subruns = subrun_views(run=run)
     live: dict[str, int] | None = None
-    for step in run.steps.select_related("cached_from"):
+    for step in run.steps.select_related("cached_from").defer("log_inline"):
         if step.status == StepStatus.QUEUED and live is None:
             live = live_queues()
         gate = step.gate or {}
@@ -151,11 +151,11 @@ def step_get(*, run: Run, name: str) -> StepRun:
 def step_log(*, step: StepRun, max_bytes: int = LOG_TAIL_BYTES) -> tuple[str, bool]:
     """The tail of a step's log, and whether it was cut. Without a stored log (the step
     runs, or its log could not be stored) it is what the worker shipped live."""
-    if not step.log_key:
+    if not stored_logs.log_stored(step):
         rows = StepLogChunk.objects.filter(step=step, attempt=step.attempt).order_by("offset").values_list("data", flat=True)
         text = "".join(rows)
         return (text[-max_bytes:], True) if len(text) > max_bytes else (text, False)
-    data, cut = storage.read_tail(step.log_key, max_bytes)
+    data, cut = stored_logs.log_tail(step, max_bytes)
     return data.decode("utf-8", "replace"), cut
 
 

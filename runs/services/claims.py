@@ -32,7 +32,7 @@ _CLAIM = _CLAIM_ONE.format(pick="id = ANY(%s)")
 # run and resource class still waiting for its first attempt (a retry waits for its backoff).
 _STEAL = _CLAIM_ONE.format(pick="run_id = %s AND resource_class = %s AND attempt = 0")
 _RECORD = (f"UPDATE {_T} SET status = %s, finished_at = %s, error = %s, exit_code = %s, outputs = %s, "
-           "log_key = %s, log_size = %s WHERE id = %s AND status = 'running' AND attempt = %s")
+           "log_key = %s, log_size = %s, log_inline = %s WHERE id = %s AND status = 'running' AND attempt = %s")
 # Both in one statement, so one round trip and one commit: the claim picks another row
 # (the recorded one is not queued), and SKIP LOCKED keeps two workers from waiting on each other.
 _RECORD_AND = """
@@ -83,7 +83,7 @@ def claim_sibling(step: StepRun) -> StepRun | None:
 
 def step_record(
     step: StepRun, *, status: str, error: str, exit_code: int | None, outputs: dict, log_key: str, log_size: int,
-    claim_from: list[int] | None = None,
+    log_inline: bytes | None = None, claim_from: list[int] | None = None,
 ) -> tuple[bool, StepRun | None]:
     """Record how this attempt of ``step`` ended (``queued`` again for a retry), if it is
     still this attempt's: a step the reaper took back (no heartbeat) and another worker runs
@@ -93,7 +93,7 @@ def step_record(
     step claimed or None)."""
     now = timezone.now()
     finished = None if status == StepStatus.QUEUED else connection.ops.adapt_datetimefield_value(now)
-    record = [status, finished, error[:4000], exit_code, json.dumps(outputs), log_key, log_size, step.pk, step.attempt]
+    record = [status, finished, error[:4000], exit_code, json.dumps(outputs), log_key, log_size, log_inline, step.pk, step.attempt]
     with connection.cursor() as cursor:
         if claim_from is not None and connection.vendor == "postgresql":
             if claim_from:

@@ -198,7 +198,7 @@ def _advance_all(run_id: int) -> list[int]:
 
 def _pass_all(run: Run) -> list[int]:
     """Inside the locked transaction: decide every step of the run, in dependency order."""
-    steps = {s.name: s for s in run.steps.all()}
+    steps = {s.name: s for s in run.steps.defer("log_inline")}  # logs: up to 64 KiB a step
     specs = _graph(run).specs
     now = timezone.now()
     dispatched = [
@@ -274,7 +274,7 @@ def _conclude(run: Run, dispatched: list[StepRun], specs: dict, now, steps: list
     _save_queued(dispatched, now)
     if steps is None:
         if not dispatched and not _unfinished(run.pk):
-            _finish(run, list(run.steps.all()), now)
+            _finish(run, list(run.steps.defer("log_inline")), now)
     elif all(s.status in STEP_FINAL for s in steps):
         _finish(run, steps, now)
     steps_dispatch(dispatched, specs)

@@ -194,7 +194,7 @@ def subrun_finished(*, child_run_id: int) -> bool:
     error = ""
     if child.status == RunStatus.SUCCEEDED:
         status = StepStatus.SUCCEEDED
-        produced = {s.name: s.outputs or {} for s in child.steps.all()}
+        produced = {s.name: s.outputs or {} for s in child.steps.only("name", "outputs")}
         for out, ref in (spec.get("outputs_from") or {}).items():
             head, _, tail = ref.partition(".")
             found = produced.get(head, {}).get(tail)

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from core import storage
 from runs.models import RunStatus, StepStatus
+from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
 from tests.factories import make_spec, make_token, make_user, publish
 
@@ -82,14 +83,14 @@ def test_a_second_run_with_the_same_inputs_reuses_cached_outputs(celery_worker):
         assert step.status == StepStatus.SUCCEEDED
         assert step.cached_from_id == first[name].pk
         assert step.worker == "cache" and step.attempt == 0 and step.exit_code is None
-        assert step.log_key == "" and step_keys(second_run.pk, name) == []  # never executed: no new log
+        assert step.log_key == "" and step.log_inline is None and step_keys(second_run.pk, name) == []  # never executed: no new log
         assert step.outputs == first[name].outputs  # the same immutable storage keys
         assert step.cache_key == first[name].cache_key
         assert step.started_at == step.finished_at
     assert pickle.loads(storage.read(second["train"].outputs["total"]["key"])) == 6.0
     report = second["report"]
     assert report.cached_from_id is None and report.attempt == 1
-    assert "total=6.0" in storage.read(report.log_key).decode()
+    assert "total=6.0" in log_bytes(report).decode()
     # The gate read the metric from the run the cached step ran in.
     assert report.gate["values"] == {"train.metrics.accuracy": 0.9}
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core import storage
 from runs.models import Artifact, Metric, Run, RunStatus, StepRun, StepStatus
+from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
 from tests.factories import make_user
 from tests.fault_tools import (
@@ -176,7 +177,7 @@ def _assert_recovered_once(run: Run, marker: Path) -> None:
     assert pickle.loads(storage.read(train.outputs["model"]["key"])) == "weights v1"
     assert pickle.loads(storage.read(evaluate.outputs["size"]["key"])) == 10
     assert evaluate.outputs["size"]["value"] == 10
-    assert train.log_key and b"attempt 2" in storage.read(train.log_key)
+    assert b"attempt 2" in log_bytes(train)
     # The killed attempt's step code is not still running somewhere: it went with its worker.
     assert not process_alive(first_pid), f"the killed attempt's step process {first_pid} outlived its worker"
 

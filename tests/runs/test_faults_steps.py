@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from core import storage
 from runs.models import RunStatus, StepLogChunk, StepStatus
+from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
 from tests.factories import make_user
 from tests.fault_tools import (
@@ -75,7 +76,7 @@ def test_it_fails_a_step_that_exits_non_zero_and_the_worker_goes_on(celery_worke
         assert step.exit_code == 3, describe(run)
         # Useful: it names the exit code or shows what the step said last.
         assert re.search(r"\b3\b", step.error) or f"{name}: the input is not good enough" in step.error, step.error
-        assert f"{name}: the input is not good enough" in storage.read(step.log_key).decode()
+        assert f"{name}: the input is not good enough" in log_bytes(step).decode()
     # The step processes died, not the worker's.
     assert pool_pids(celery_worker) == pools_before
     assert_healthy(celery_worker, user)

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from core import storage
 from runs.models import RunStatus, StepStatus
+from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
 from tests.factories import make_spec, make_token, make_user, publish
 
@@ -72,7 +73,7 @@ def test_a_false_gate_skips_the_step_and_what_follows_and_the_run_succeeds(celer
     # The gate stopped at the metric (and short-circuited past n_rows): the last accuracy, 0.53.
     assert deploy.gate == {"expr": GATE, "passed": False, "values": {"params.min_accuracy": 0.8, "train.metrics.accuracy": 0.53}}
     assert deploy.error == f"Gate false: {GATE}"
-    assert deploy.started_at is None and deploy.attempt == 0 and deploy.log_key == ""
+    assert deploy.started_at is None and deploy.attempt == 0 and deploy.log_key == "" and deploy.log_inline is None
     assert notify.gate is None and "deploy" in notify.error and notify.started_at is None
 
     # Scalar outputs carry their value; every output carries the sha256 of its pickle.
@@ -108,8 +109,8 @@ def test_a_true_gate_runs_the_step(celery_worker):
         "expr": GATE, "passed": True,
         "values": {"params.min_accuracy": 0.8, "train.metrics.accuracy": 0.9, "train.outputs.n_rows": 400},
     }
-    assert "deploying 400 rows" in storage.read(steps["deploy"].log_key).decode()
-    assert "notify https://models.example/1" in storage.read(steps["notify"].log_key).decode()
+    assert "deploying 400 rows" in log_bytes(steps["deploy"]).decode()
+    assert "notify https://models.example/1" in log_bytes(steps["notify"]).decode()
 
 
 def test_a_gate_on_an_output_that_is_not_a_scalar_fails_the_step(celery_worker):

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from core import storage
 from runs.models import RunStatus, StepLogChunk
+from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
 from tests.factories import make_spec, make_token, make_user, publish
 
@@ -73,7 +73,7 @@ def test_a_running_steps_log_is_seen_growing_through_the_api_and_the_cli(celery_
     partial = [t for status, t in responses if status == "running" and "first line" in t and "last line" not in t]
     assert partial, responses
     # Followed to the end, the text is the stored log, exactly, and the live rows are gone.
-    assert text == storage.read(step.log_key).decode()
+    assert text == log_bytes(step).decode()
     assert "first line\nsecond line ✓\nlast line\n" in text
     assert not StepLogChunk.objects.filter(step=step).exists()
 

@@ -15,6 +15,7 @@ from core import storage
 from core.errors import Conflict
 from registry.services import version_yank
 from runs.models import Run, RunStatus, StepRun, StepStatus
+from runs.stored_logs import log_bytes
 from runs.services import subruns
 from runs.services.lifecycle import run_advance, run_start, run_stop
 from runs.services.operations import run_delete, run_retry
@@ -120,7 +121,7 @@ def test_it_runs_the_child_with_mapped_params_and_feeds_its_outputs_downstream(c
     report = steps["report"]
     assert report.outputs["seen"]["value"] == "model-0.25-7"
     assert pickle.loads(storage.read(report.outputs["seen"]["key"])) == "model-0.25-7"
-    assert "report got model-0.25-7 scoring 12" in storage.read(report.log_key).decode()
+    assert "report got model-0.25-7 scoring 12" in log_bytes(report).decode()
     assert train.started_at <= child.started_at <= child.finished_at <= train.finished_at <= report.started_at
 
     # The API: the parent's step names its child run, the child names its parent.

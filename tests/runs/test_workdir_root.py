@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core import storage
 from runs.models import RunStatus
+from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
 from tests.factories import make_user, publish
 
@@ -51,11 +51,11 @@ def test_steps_run_in_folders_under_the_root_and_those_go_afterwards(celery_work
     assert run.status == RunStatus.SUCCEEDED, run.error
     steps = {s.name: s for s in run.steps.all()}
     for name in ("a", "b"):
-        line = next(ln for ln in storage.read(steps[name].log_key).decode().splitlines() if ln.startswith("cwd="))
+        line = next(ln for ln in log_bytes(steps[name]).decode().splitlines() if ln.startswith("cwd="))
         cwd = Path(line[len("cwd="):])
         assert cwd.parent.parent == root and cwd.name == "scratch", cwd
         assert cwd.parent.name.startswith(f"flowdeck-{run.pk}-{name}-")
-    assert "y=8" in storage.read(steps["c"].log_key).decode()
+    assert "y=8" in log_bytes(steps["c"]).decode()
     for _ in range(100):  # removed in the background, after each step is recorded
         if not os.listdir(root):
             break
