@@ -87,12 +87,20 @@ class CeleryWorker:
         return self.wait_for(final, timeout=timeout, what=f"run {run_id} to finish")
 
     def stop(self) -> None:
+        """A warm shutdown (SIGTERM: the task at hand finishes, the worker leaves the registry),
+        for a test about how a worker stops; then nothing of it is left."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the task at hand
             try:
                 self.proc.wait(timeout=WORKER_STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 pass
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL to the worker's process group (its pool, their fork servers; steps follow
+        their fork server), then wait for it. Teardown uses this: a warm shutdown takes 3 to
+        6 s per worker (billiard closing its pool), most of a worker test's time."""
         # The pool children share the worker's process group; make sure none outlives it.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -120,7 +128,9 @@ class WorkerFactory:
         workdir = self.tmp_path_factory.mktemp("celery-worker")
         log_path = workdir / "worker.log"
         name = f"{name_prefix}-{uuid.uuid4().hex[:10]}@%h"
-        env = {**self.env, "FLOWDECK_WORKER_CACHE": str(workdir / "cache"), **(extra_env or {})}
+        # Steps' folders under the test's own: a killed worker leaves them, and pytest prunes these.
+        env = {**self.env, "FLOWDECK_WORKER_CACHE": str(workdir / "cache"), "FLOWDECK_WORKDIR_ROOT": str(workdir / "steps"),
+               **(extra_env or {})}
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
             "--pool=prefork", f"--concurrency={concurrency}", "-Q", ",".join(queues), "--loglevel=INFO",
@@ -163,4 +173,4 @@ class WorkerFactory:
 
     def stop_all(self) -> None:
         for worker in reversed(self.started):
-            worker.stop()
+            worker.kill()
