@@ -240,6 +240,9 @@ FLOWDECK_STEP_TIMEOUT_S = env_int("FLOWDECK_STEP_TIMEOUT_S", 6 * 3600)
 FLOWDECK_LIVE_LOG_MAX_BYTES = env_int("FLOWDECK_LIVE_LOG_MAX_BYTES", 2 * 1024 * 1024)
 # An ended step's log up to this size is kept in its database row, not as a storage object.
 FLOWDECK_INLINE_LOG_MAX_BYTES = env_int("FLOWDECK_INLINE_LOG_MAX_BYTES", 64 * 1024)
+# A step's output pickle up to this size is kept in its row (base64 in StepRun.outputs) and
+# handed to downstream steps in their request: no storage PUT or GET. 0 = always storage.
+FLOWDECK_INLINE_OUTPUT_MAX_BYTES = env_int("FLOWDECK_INLINE_OUTPUT_MAX_BYTES", 4 * 1024)
 # Engine: how steps start, what they may use, and how lost work is found again.
 FLOWDECK_STEP_LAUNCHER = env_str("FLOWDECK_STEP_LAUNCHER", "forkserver")  # or "spawn"
 FLOWDECK_FORKSERVER_PRELOAD = env_str("FLOWDECK_FORKSERVER_PRELOAD", "")  # e.g. "numpy,pandas"

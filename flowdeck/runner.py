@@ -1,13 +1,15 @@
 """The step subprocess: ``python -m flowdeck.runner WORKDIR``.
 
 The worker writes WORKDIR/step.json (what to call, with which arguments; a step forked
-by the fork server gets it in its request instead) and the input pickles, and reads back
+by the fork server gets it in its request instead) and the input pickles (a short one
+comes base64 in the manifest's ``input_inline`` instead of a file), and reads back
 WORKDIR/outputs/*.pkl (plus <name>.json for outputs that are JSON scalars, which quality
 gates read). This process has only the environment the
 worker gave it: the API URL and a token that can log to this run, nothing else.
 """
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import os
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None, manifest: dict | None = None) -> int:
         for arg, rel in manifest["input_files"].items():
             with open(workdir / rel, "rb") as fh:
                 kwargs[arg] = unpack(pickle.load(fh), workdir / "scratch" / "inputs" / arg)
+        for arg, text in (manifest.get("input_inline") or {}).items():  # short pickles, base64
+            kwargs[arg] = unpack(pickle.loads(base64.b64decode(text)), workdir / "scratch" / "inputs" / arg)
         with activate(sink, manifest["run_id"]):
             result = fn(**kwargs)
         outputs = map_outputs(manifest["step"], manifest["outputs"], result)

@@ -27,6 +27,7 @@ from django.db.models import Count
 from core import storage
 from runs.models import Metric, MetricSummary, Run, RunStatus, StepRun
 from runs.services.lifecycle import run_start
+from runs.stored_outputs import output_bytes
 from tests.factories import publish
 from tests.worker_procs import EXEC_WITH_PARENT_DEATH_SIGNAL, CeleryWorker
 
@@ -304,4 +305,4 @@ def assert_healthy(worker, user) -> None:
     run = run_start(user=user, version=version, params={"n": 5})
     run = worker.wait_for_run(run.pk, timeout=45)
     assert run.status == RunStatus.SUCCEEDED, describe(run)
-    assert pickle.loads(storage.read(steps_of(run)["b"].outputs["y"]["key"])) == 10
+    assert pickle.loads(output_bytes(steps_of(run)["b"].outputs["y"])) == 10

@@ -2,16 +2,16 @@
 
 A key covers the bundle digest, the step name, the parameter values the step reads and
 the sha256 of each upstream output it reads (``flowdeck.gates.cache_key``). A hit reuses
-the earlier step's output keys as they are: outputs are written once and never changed.
+the earlier step's output records as they are: outputs are written once and never changed.
 Hits are looked for only among runs of the same namespace, so a cache never carries one
 team's outputs into another team's run.
 """
 from __future__ import annotations
 
-from core import storage
 from flowdeck.gates import cache_inputs, cache_key
 
 from ..models import Run, StepRun, StepStatus
+from ..stored_outputs import output_present
 
 
 def step_cache_key(*, run: Run, spec: dict, steps: dict[str, StepRun]) -> str | None:
@@ -41,6 +41,6 @@ def step_cache_source(*, run: Run, key: str) -> StepRun | None:
         return None
     # Point at the step that really ran, so a chain of hits never grows.
     origin = found.cached_from if found.cached_from_id and found.cached_from else found
-    if not all(isinstance(o, dict) and o.get("key") and storage.exists(o["key"]) for o in (origin.outputs or {}).values()):
+    if not all(output_present(o) for o in (origin.outputs or {}).values()):
         return None  # its outputs were deleted since: run the step again
     return origin

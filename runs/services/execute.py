@@ -6,13 +6,15 @@ The worker, which holds the credentials, moves the bytes of inputs, outputs and 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import os
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -27,6 +29,7 @@ from ..bundle_cache import bundle_dir
 from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
+from ..stored_outputs import output_keep, output_kept
 from ..workdirs import workdir_create, workdir_discard
 from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
 from .dispatch import batch_resend
@@ -192,6 +195,7 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
     siblings = cache.upstream_outputs(run.pk, upstream) if upstream else {}
     args: dict = {}
     input_files: dict[str, str] = {}
+    input_inline: dict[str, str] = {}  # short pickles kept in the upstream step's row, base64
     for arg, ref in spec["inputs"].items():
         if ref == "params":
             args[arg] = run.params
@@ -201,8 +205,11 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
             args[arg] = run.params.get(tail)
             continue
         produced = siblings.get(head, {}).get(tail)
-        if not produced:
+        if not output_kept(produced):
             raise StepFailure(f"Input '{arg}' needs output '{tail}' of step '{head}', which is missing.")
+        if produced.get("inline") is not None:  # goes in the request: no file, no folder
+            input_inline[arg] = produced["inline"]
+            continue
         rel = f"inputs/{arg}.pkl"
         (workdir / "inputs").mkdir(exist_ok=True)
         with storage.open_read(produced["key"]) as src, open(workdir / rel, "wb") as dst:
@@ -216,6 +223,7 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
         "bundle": str(bundle),
         "args": args,
         "input_files": input_files,
+        "input_inline": input_inline,
         "outputs": spec["outputs"],
         "limits": step_limits(spec),
     }
@@ -287,34 +295,49 @@ def _run_subprocess(
 
 
 def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict) -> dict:
-    """Upload each output pickle; record its key, size and sha256 (cache keys use it) and,
-    when the runner wrote one, its JSON scalar value (quality gates read it)."""
+    """Keep each output pickle (a short one in the row, else in storage: stored_outputs);
+    record its size and sha256 (cache keys use it) and, when the runner wrote one, its JSON
+    scalar value (quality gates read it)."""
     outputs = {}
     for name in spec["outputs"]:
-        path = workdir / "outputs" / f"{name}.pkl"
-        if not path.is_file():
+        fh = _open_written(workdir / "outputs" / f"{name}.pkl")
+        if fh is None:
             raise StepFailure(f"Step '{step.name}' did not produce its declared output '{name}'.")
-        key = storage.step_key(run.pk, step.name, step.attempt, f"outputs/{name}.pkl")
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-                digest.update(chunk)
-            fh.seek(0)
-            size = storage.put(key, fh)
-        outputs[name] = {"key": key, "size": size, "sha256": digest.hexdigest()}
+        with fh:
+            outputs[name] = output_keep(fh, os.fstat(fh.fileno()).st_size, lambda name=name: storage.step_key(
+                run.pk, step.name, step.attempt, f"outputs/{name}.pkl"))
         found, value = _scalar_value(workdir / "outputs" / f"{name}.json")
         if found:
             outputs[name]["value"] = value
     return outputs
 
 
+def _open_written(path: Path) -> BinaryIO | None:
+    """A file the step wrote, opened to read, or None when there is no such regular file.
+    It sits in a folder the step's own code can write to: a symlink there (to a file only
+    the worker may read) is not followed, and a FIFO neither blocks nor counts."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # missing, a symlink (ELOOP), unreadable
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
 def _scalar_value(path: Path) -> tuple[bool, object]:
     """The scalar the runner wrote as JSON, checked again here: the file sits in a folder
     the step's own code can write to, so it is read as untrusted (bounded, scalars only)."""
+    fh = _open_written(path)
+    if fh is None:
+        return False, None
     try:
-        if not path.is_file() or path.stat().st_size > 4 * SCALAR_MAX_CHARS:
+        with fh:
+            raw = fh.read(4 * SCALAR_MAX_CHARS + 1)
+        if len(raw) > 4 * SCALAR_MAX_CHARS:
             return False, None
-        value = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (OSError, ValueError):
         return False, None
     scalar = json_scalar(value)

@@ -22,6 +22,7 @@ from core.errors import InvalidInput
 from registry.models import AssetVersion
 
 from ..models import Run, StepRun, StepStatus
+from ..stored_outputs import output_kept
 
 REUSED_WORKER = "reused"  # StepRun.worker of a reused step, as "cache" marks a cache hit
 NOT_SELECTED = "Not selected in this partial run."
@@ -107,7 +108,7 @@ def partial_plan(*, version: AssetVersion, steps: list[str] | None, source_run: 
                 "or pick a source run where it succeeded.",
                 field="source_run",
             )
-        missing = [o for o in specs[name]["outputs"] if not ((source.outputs or {}).get(o) or {}).get("key")]
+        missing = [o for o in specs[name]["outputs"] if not output_kept((source.outputs or {}).get(o))]
         if missing:
             raise InvalidInput(
                 f"Step '{name}' of run {source_run.pk} has no stored output '{missing[0]}' to hand to step '{reader}'.",

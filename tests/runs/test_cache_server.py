@@ -12,6 +12,7 @@ from core import storage
 from runs.models import RunStatus, StepStatus
 from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
+from runs.stored_outputs import output_bytes
 from tests.factories import make_spec, make_token, make_user, publish
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -87,7 +88,7 @@ def test_a_second_run_with_the_same_inputs_reuses_cached_outputs(celery_worker):
         assert step.outputs == first[name].outputs  # the same immutable storage keys
         assert step.cache_key == first[name].cache_key
         assert step.started_at == step.finished_at
-    assert pickle.loads(storage.read(second["train"].outputs["total"]["key"])) == 6.0
+    assert pickle.loads(output_bytes(second["train"].outputs["total"])) == 6.0
     report = second["report"]
     assert report.cached_from_id is None and report.attempt == 1
     assert "total=6.0" in log_bytes(report).decode()
@@ -111,7 +112,7 @@ def test_a_second_run_with_the_same_inputs_reuses_cached_outputs(celery_worker):
     assert third["load"].cached_from_id == first["load"].pk
     assert third["train"].cached_from_id is None and third["train"].worker != "cache" and third["train"].attempt == 1
     assert third["train"].cache_key != first["train"].cache_key
-    assert pickle.loads(storage.read(third["train"].outputs["total"]["key"])) == 12.0
+    assert pickle.loads(output_bytes(third["train"].outputs["total"])) == 12.0
 
     # A hit on a step that was itself a hit points at the step that really ran.
     fourth = finished(celery_worker, run_start(user=alice, version=version))

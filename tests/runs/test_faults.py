@@ -24,6 +24,7 @@ from core import storage
 from runs.models import Artifact, Metric, Run, RunStatus, StepRun, StepStatus
 from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
+from runs.stored_outputs import output_bytes, output_present
 from tests.factories import make_user
 from tests.fault_tools import (
     RedisServer,
@@ -173,9 +174,9 @@ def _assert_recovered_once(run: Run, marker: Path) -> None:
     # The artifact and both outputs are stored, and hold what the steps made.
     assert list(run.artifacts.values_list("path", flat=True)) == ["model.txt"]
     assert storage.read(storage.artifact_key(run.pk, "model.txt")) == b"weights v1"
-    assert train.outputs["model"]["key"] == storage.step_key(run.pk, "train", 2, "outputs/model.pkl")
-    assert pickle.loads(storage.read(train.outputs["model"]["key"])) == "weights v1"
-    assert pickle.loads(storage.read(evaluate.outputs["size"]["key"])) == 10
+    assert "key" not in train.outputs["model"]  # short: kept in the row the second attempt recorded
+    assert pickle.loads(output_bytes(train.outputs["model"])) == "weights v1"
+    assert pickle.loads(output_bytes(evaluate.outputs["size"])) == 10
     assert evaluate.outputs["size"]["value"] == 10
     assert b"attempt 2" in log_bytes(train)
     # The killed attempt's step code is not still running somewhere: it went with its worker.
@@ -266,7 +267,7 @@ def _assert_chain_succeeded(run: Run) -> None:
     assert run.status == RunStatus.SUCCEEDED, describe(run)
     steps = steps_of(run)
     assert [s.status for s in steps.values()] == [StepStatus.SUCCEEDED] * 3, describe(run)
-    assert pickle.loads(storage.read(steps["c"].outputs["z"]["key"])) == 21
+    assert pickle.loads(output_bytes(steps["c"].outputs["z"])) == 21
 
 
 def test_it_finishes_a_run_when_redis_restarts_while_a_step_runs(own_redis, start_worker, tmp_path):
@@ -350,12 +351,15 @@ def _assert_outputs_stored(run: Run) -> None:
     steps = steps_of(run)
     produce, consume = steps["produce"], steps["consume"]
     assert set(produce.outputs) == {"blob", "count"}
+    # The 1 MB blob goes to the store; the count is short enough for the step's row.
+    assert "key" in produce.outputs["blob"] and "key" not in produce.outputs["count"]
     for name, meta in produce.outputs.items():
-        assert storage.exists(meta["key"]), f"output {name} of a succeeded step is missing from the store"
-        assert storage.size(meta["key"]) == meta["size"]
-    assert pickle.loads(storage.read(produce.outputs["blob"]["key"])) == BLOB
-    assert pickle.loads(storage.read(produce.outputs["count"]["key"])) == 7
-    assert pickle.loads(storage.read(consume.outputs["size"]["key"])) == len(BLOB) + 7
+        assert output_present(meta), f"output {name} of a succeeded step is missing"
+        assert len(output_bytes(meta)) == meta["size"]
+    assert storage.size(produce.outputs["blob"]["key"]) == produce.outputs["blob"]["size"]
+    assert pickle.loads(output_bytes(produce.outputs["blob"])) == BLOB
+    assert pickle.loads(output_bytes(produce.outputs["count"])) == 7
+    assert pickle.loads(output_bytes(consume.outputs["size"])) == len(BLOB) + 7
 
 
 def test_it_fails_a_step_clearly_when_s3_is_down_for_its_outputs(s3_proxy, start_worker, auth_client, tmp_path):
@@ -378,7 +382,7 @@ def test_it_fails_a_step_clearly_when_s3_is_down_for_its_outputs(s3_proxy, start
     assert produce.status == StepStatus.FAILED, describe(run)
     # The error says what went wrong: storage could not be reached.
     assert re.search(r"(?i)\bs3\b|storage|store|endpoint|connect|upload", produce.error), produce.error
-    assert produce.outputs == {} or all(storage.exists(m["key"]) for m in produce.outputs.values())
+    assert produce.outputs == {} or all(output_present(m) for m in produce.outputs.values())
     assert steps_of(run)["consume"].status == StepStatus.SKIPPED
     # The log could not be stored either; what was shipped live while the step ran is kept.
     response = auth_client(user).get(f"/api/v1/runs/{run.pk}/steps/produce/log?offset=0")

@@ -1,15 +1,18 @@
 """A step can return a file or a folder; a downstream step on a worker gets a Path to a copy."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
 from flowdeck.files import PackedPath, pack, unpack
 from runs.services.lifecycle import run_start
+from runs.stored_outputs import output_bytes
 from tests.factories import make_spec, publish
 
 SOURCE = '''\
+import pickle
 from pathlib import Path
 
 
@@ -56,4 +59,4 @@ def test_a_folder_and_a_file_flow_between_steps_on_workers(celery_worker, user):
     assert run.status == "succeeded", run.error
     b = run.steps.get(name="b")
     assert b.outputs["y"]["value"] == "alpha+beta:9:5"
-    assert Path(b.outputs["y"]["key"]).name == "y.pkl"
+    assert pickle.loads(output_bytes(b.outputs["y"])) == "alpha+beta:9:5"

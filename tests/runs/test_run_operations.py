@@ -61,7 +61,9 @@ def test_it_retries_the_failed_part_and_reuses_succeeded_steps(celery_worker, us
     assert_error(api.post(f"/api/v1/runs/{run_id}/retry"), 409, "conflict")
 
 
-def test_it_copies_with_edited_params_and_deletes_finished_runs_only(celery_worker, user, other_user, auth_client, tmp_path, capsys, live_server, monkeypatch):
+def test_it_copies_with_edited_params_and_deletes_finished_runs_only(celery_worker_factory, user, other_user, auth_client, tmp_path, capsys, live_server, monkeypatch):
+    # Outputs in storage (none kept in the rows): deleting the run is seen to remove its files.
+    celery_worker = celery_worker_factory(extra_env={"FLOWDECK_INLINE_OUTPUT_MAX_BYTES": "0"})
     flag = tmp_path / "flag"
     flag.write_text("ok")
     publish(user, spec=_spec(), files={"workflow.py": SOURCE})

@@ -19,6 +19,7 @@ from runs.stored_logs import log_bytes
 from runs.services import subruns
 from runs.services.lifecycle import run_advance, run_start, run_stop
 from runs.services.operations import run_delete, run_retry
+from runs.stored_outputs import output_bytes
 from tests.factories import make_spec, make_user, publish
 
 CHILD_SOURCE = '''\
@@ -97,7 +98,10 @@ def publish_pair(user, parent_changes: dict | None = None, child_source: str = C
 # --- end to end, with a worker --------------------------------------------------------------------
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_it_runs_the_child_with_mapped_params_and_feeds_its_outputs_downstream(celery_worker, client):
+def test_it_runs_the_child_with_mapped_params_and_feeds_its_outputs_downstream(celery_worker_factory, client):
+    # Outputs in storage (none kept in the rows), so that deleting the parent is seen to
+    # remove the child's stored objects too.
+    celery_worker = celery_worker_factory(extra_env={"FLOWDECK_INLINE_OUTPUT_MAX_BYTES": "0"})
     user = make_user("alice")
     child_version, version = publish_pair(user)
     run = run_start(user=user, version=version, params={"lr": 0.25})
@@ -116,11 +120,12 @@ def test_it_runs_the_child_with_mapped_params_and_feeds_its_outputs_downstream(c
     child_steps = steps_of(child)
     assert train.outputs["model"] == child_steps["fit"].outputs["model"]
     assert train.outputs["model"]["key"].startswith(f"runs/{child.pk}/")
+    assert pickle.loads(output_bytes(train.outputs["model"])) == "model-0.25-7"
     assert train.outputs["score"]["value"] == len("model-0.25-7")
     # The downstream step received the child's output.
     report = steps["report"]
     assert report.outputs["seen"]["value"] == "model-0.25-7"
-    assert pickle.loads(storage.read(report.outputs["seen"]["key"])) == "model-0.25-7"
+    assert pickle.loads(output_bytes(report.outputs["seen"])) == "model-0.25-7"
     assert "report got model-0.25-7 scoring 12" in log_bytes(report).decode()
     assert train.started_at <= child.started_at <= child.finished_at <= train.finished_at <= report.started_at
 
@@ -145,7 +150,7 @@ def test_it_runs_the_child_with_mapped_params_and_feeds_its_outputs_downstream(c
         run_delete(user=user, run=child)
     with pytest.raises(Conflict, match=f"is the sub-workflow of run {run.pk} \\(step 'train'\\); retry run {run.pk} instead"):
         run_retry(user=user, run=child)
-    assert storage.list_keys(f"runs/{child.pk}/")
+    assert list(storage.list_keys(f"runs/{child.pk}/"))
     removed = run_delete(user=user, run=run)
     assert removed >= 4
     assert not Run.objects.filter(pk__in=[run.pk, child.pk]).exists()

@@ -1,6 +1,7 @@
 """Runs executed end to end by a real Celery worker process, with step subprocesses."""
 from __future__ import annotations
 
+import hashlib
 import pickle
 
 import pytest
@@ -9,6 +10,7 @@ from core import storage
 from runs.models import RunStatus, StepStatus
 from runs.stored_logs import log_bytes
 from runs.services.lifecycle import run_start
+from runs.stored_outputs import output_bytes
 from tests.factories import FAILING_WORKFLOW_SOURCE, make_spec, make_user, publish
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -39,16 +41,32 @@ def test_it_runs_a_workflow_to_success(celery_worker):
     assert {s.attempt for s in steps.values()} == {1}
     assert {s.exit_code for s in steps.values()} == {0}
 
-    keys = dict(storage.list_keys(f"runs/{run.pk}/steps/"))
-    assert f"runs/{run.pk}/steps/a/1/outputs/x.pkl" in keys
-    assert f"runs/{run.pk}/steps/b/1/outputs/y.pkl" in keys
-    assert a.outputs["x"]["key"] == f"runs/{run.pk}/steps/a/1/outputs/x.pkl"
-    assert pickle.loads(storage.read(a.outputs["x"]["key"])) == 2
-    assert pickle.loads(storage.read(b.outputs["y"]["key"])) == 8
+    # Short outputs and logs are kept in the steps' rows: nothing of this run is in storage,
+    # and b and c read their inputs from a's and b's rows.
+    assert dict(storage.list_keys(f"runs/{run.pk}/")) == {}
+    assert "key" not in a.outputs["x"] and "key" not in b.outputs["y"]
+    assert pickle.loads(output_bytes(a.outputs["x"])) == 2
+    assert pickle.loads(output_bytes(b.outputs["y"])) == 8
+    assert a.outputs["x"]["sha256"] == hashlib.sha256(output_bytes(a.outputs["x"])).hexdigest()
+    assert a.outputs["x"]["size"] == len(output_bytes(a.outputs["x"])) and a.outputs["x"]["value"] == 2
     assert c.outputs == {}
-    # A short log is kept in the step's row, not as a storage object.
     assert c.log_key == "" and c.log_inline is not None and c.log_size == len(c.log_inline)
-    assert f"runs/{run.pk}/steps/c/1/log.txt" not in keys
+    assert "y=8" in step_log_text(c)
+
+
+def test_outputs_over_the_inline_size_go_to_storage_and_downstream_steps_read_them_there(celery_worker_factory):
+    worker = celery_worker_factory(extra_env={"FLOWDECK_INLINE_OUTPUT_MAX_BYTES": "0"})
+    user = make_user("alice")
+    run = worker.wait_for_run(run_start(user=user, version=publish(user), params={"n": 4}).pk)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    steps = steps_of(run)
+    a, b, c = steps["a"], steps["b"], steps["c"]
+    keys = dict(storage.list_keys(f"runs/{run.pk}/steps/"))
+    assert a.outputs["x"]["key"] == f"runs/{run.pk}/steps/a/1/outputs/x.pkl" and "inline" not in a.outputs["x"]
+    assert set(keys) == {f"runs/{run.pk}/steps/a/1/outputs/x.pkl", f"runs/{run.pk}/steps/b/1/outputs/y.pkl"}
+    assert pickle.loads(storage.read(a.outputs["x"]["key"])) == 2
+    assert pickle.loads(output_bytes(b.outputs["y"])) == 8
+    assert keys[a.outputs["x"]["key"]] == a.outputs["x"]["size"]
     assert "y=8" in step_log_text(c)
 
 
