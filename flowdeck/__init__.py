@@ -1,10 +1,12 @@
 """Flowdeck SDK: define, debug, publish and run ML workflows.
 
-Never imports Django: it needs only the standard library and an HTTP client.
+Never imports Django: it needs only the standard library and an HTTP client. ``Client``,
+``start_run`` and ``TrackedRun`` (and so httpx) are imported on first use: a step started
+by a worker's fork server, which imports this package, does not pay for them.
 """
-from .client import Client
+from typing import TYPE_CHECKING
+
 from .errors import APIError, ConfigError, FlowdeckError, WorkflowError
-from .tracked import TrackedRun, start_run
 from .tracking import (
     TrackingError,
     log_artifact,
@@ -18,7 +20,24 @@ from .tracking import (
 )
 from .workflow import Param, Step, Workflow
 
+if TYPE_CHECKING:
+    from .client import Client
+    from .tracked import TrackedRun, start_run
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "Client":
+        from .client import Client
+
+        return Client
+    if name in ("TrackedRun", "start_run"):
+        from . import tracked
+
+        return getattr(tracked, name)
+    raise AttributeError(f"module 'flowdeck' has no attribute {name!r}")
+
 
 __all__ = [
     "APIError", "Client", "ConfigError", "FlowdeckError", "Param", "Step", "TrackingError", "Workflow",

@@ -1,8 +1,6 @@
 """The HTTP client for Flowdeck's REST API (the same API anyone can use; see /api/docs/)."""
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
 import threading
@@ -17,10 +15,8 @@ import httpx
 from . import config
 from .client_accounts import AccountsMixin
 from .errors import APIError, ConfigError
+from .wire import MAX_BACKOFF_S, RETRIES, TRANSIENT_STATUS, decode, json_loads as _json_loads, log_batch_request, with_retries
 
-TRANSIENT_STATUS = {502, 503, 504}
-RETRIES = 5
-MAX_BACKOFF_S = 5.0
 MiB = 1024 * 1024
 # Files above this go to S3 in parts, several at a time; FLOWDECK_MULTIPART_THRESHOLD overrides it.
 MULTIPART_THRESHOLD = 64 * MiB
@@ -36,44 +32,6 @@ def multipart_threshold() -> int:
 
 
 _SSL_CONTEXT = None
-
-try:  # optional (flowdeck[fast]): several times quicker to decode a long metric history
-    import orjson as _orjson
-    from orjson import loads as _json_loads
-except ImportError:  # pragma: no cover - the standard library does the same, slower
-    from json import loads as _json_loads
-
-    _orjson = None
-
-
-def _batch_body(body: dict) -> bytes:
-    """A log-batch's JSON. orjson, when installed, encodes a 1,000-point batch in a fifteenth
-    of the standard library's time (about 1 ms there, the largest cost on the client's side).
-    orjson writes NaN and infinity as null, so a batch holding one, or anything orjson cannot
-    encode (a float subclass such as numpy's), goes to the standard library, whose NaN the
-    server refuses by name."""
-    if _orjson is not None and _all_finite(body):
-        try:
-            return _orjson.dumps(body, option=_orjson.OPT_NON_STR_KEYS)
-        except TypeError:
-            pass
-    return json.dumps(body).encode()
-
-
-def _all_finite(body: dict) -> bool:
-    """No NaN or infinity among a batch's metric values, params and tags (a finite sum proves
-    every summand finite; a sum that overflows, or a value that is not a number, says no)."""
-    metrics = body.get("metrics") or ()
-    try:
-        if isinstance(metrics, dict):
-            values = [v for columns in metrics.values() for v in columns.get("value") or ()]
-        else:
-            values = [m.get("value") for m in metrics]
-        others = [v for part in ("params", "tags") for v in (body.get(part) or {}).values() if isinstance(v, float)]
-        return math.isfinite(sum(values) + sum(others))
-    except (TypeError, AttributeError, OverflowError):
-        return False
-
 
 def _ssl_context():
     """One TLS context per process: building it reads the CA bundle (tens of ms), and a
@@ -126,36 +84,13 @@ class Client(AccountsMixin):
     def _send(self, method: str, path: str, *, retry: bool | None = None, patience_s: float = 0.0, **kwargs) -> httpx.Response:
         """The response, after the retries ``request`` describes (errors are not raised here)."""
         retry = method in ("GET", "PUT", "DELETE", "HEAD") if retry is None else retry
-        deadline = time.monotonic() + patience_s
-        attempt = 0
-        while True:
-            attempt += 1
-            more = retry and (attempt < RETRIES or time.monotonic() < deadline)
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                if not more:
-                    raise APIError(0, "unreachable", f"Cannot reach {self.url}: {exc}") from None
-                time.sleep(min(0.2 * 2 ** (attempt - 1), MAX_BACKOFF_S))
-                continue
-            if response.status_code in TRANSIENT_STATUS and more:
-                time.sleep(min(0.2 * 2 ** (attempt - 1), MAX_BACKOFF_S))
-                continue
-            return response
+        return with_retries(lambda: self._http.request(method, path, **kwargs), lambda r: r.status_code,
+                            retry=retry, patience_s=patience_s, unreachable=(httpx.TransportError,), url=self.url)
 
     @staticmethod
     def _decode(response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            try:
-                err = response.json()["error"]
-                raise APIError(response.status_code, err.get("code", "error"), err.get("message", ""), err.get("field"))
-            except (ValueError, KeyError, TypeError):
-                raise APIError(response.status_code, "error", response.text[:300] or response.reason_phrase) from None
-        if not response.content:
-            return None
-        if response.headers.get("content-type", "").startswith("application/json"):
-            return response.json()
-        return response.content
+        return decode(response.status_code, response.headers.get("content-type", ""), response.content,
+                      response.reason_phrase)
 
     # --- account ---------------------------------------------------------------------------------
     def me(self) -> dict:
@@ -292,12 +227,10 @@ class Client(AccountsMixin):
     ) -> dict:
         """``metrics``: points ``[{"key", "value", "step", "timestamp"}]`` or the compact form
         ``{key: {"value": [...], "step": [...], "timestamp": [...]}}``."""
-        body = {"metrics": metrics if isinstance(metrics, dict) else list(metrics), "params": params or {},
-                "tags": tags or {}, "batch_id": batch_id or ""}
         # Safe to retry: the server stores a batch id once, so a replay of a batch it already
         # stored (its answer was lost on the way back) is a no-op.
         return self.request(
-            "POST", f"/api/v1/runs/{run_id}/log-batch", content=_batch_body(body),
+            "POST", f"/api/v1/runs/{run_id}/log-batch", content=log_batch_request(metrics, params, tags, batch_id),
             headers={"Content-Type": "application/json"}, retry=bool(batch_id), patience_s=patience_s,
         )
 

@@ -42,7 +42,9 @@ import traceback
 from pathlib import Path
 
 # Imported once here so that every child starts with them loaded.
-from . import client, files, gates, local, runner, tracking  # noqa: F401
+# Not httpx (flowdeck.client): each page held here costs every step at fork and at exit;
+# steps log through flowdeck.step_client.
+from . import files, gates, local, runner, step_client, tracking  # noqa: F401
 
 PRELOAD_ENV = "FLOWDECK_FORKSERVER_PRELOAD"  # extra modules to import, comma-separated
 PR_SET_PDEATHSIG = 1
@@ -169,7 +171,8 @@ def serve() -> int:
     # The worker process that started us dies: SIGTERM, whose handler kills every step's
     # process group on the way out (end of input does the same when the worker exits).
     _die_with_parent(signal.SIGTERM)
-    client.warm_up()
+    if os.environ.get("FLOWDECK_URL", "").startswith("https:"):
+        step_client.warm_up()  # the CA bundle, loaded once here (tens of ms), not in every step
     _preload()
     _rehearse()
     # Everything imported so far is shared with every child: moved out of the collector's

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import config
-from .client import Client
 from .errors import APIError, ConfigError, WorkflowError
 from .gates import GateError, gate_summary
 from .local_steps import LocalSteps
@@ -181,6 +180,8 @@ def _open_sink(workflow: str, run_id: str, folder: Path, track: bool | None) -> 
         if track:
             raise ConfigError("track=True needs a server: run `flowdeck login` or set FLOWDECK_URL and FLOWDECK_TOKEN.")
         return local, None
+    from .client import Client
+
     client = Client(found.url, found.token)
     try:
         created = client.tracked_run_create(

@@ -65,13 +65,13 @@ def main(argv: list[str] | None = None, manifest: dict | None = None) -> int:
         manifest = json.loads((workdir / "step.json").read_text())
     print(f"[flowdeck] step {manifest['step']} of run {manifest['run_id']}, attempt {manifest['attempt']}", flush=True)
 
-    from .client import Client
+    from .step_client import StepClient
     from .files import pack, unpack
     from .gates import NOT_SCALAR, json_scalar
     from .local import map_outputs
     from .tracking import HttpSink, activate
 
-    client = _LazyClient(Client, os.environ["FLOWDECK_URL"], os.environ["FLOWDECK_TOKEN"])
+    client = _LazyClient(StepClient, os.environ["FLOWDECK_URL"], os.environ["FLOWDECK_TOKEN"])
     sink = HttpSink(client, manifest["run_id"])
     code = 0
     try:

@@ -19,12 +19,14 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config
-from .client import Client
 from .errors import APIError
 from .tracking import HttpSink, LocalSink, Sink, TrackingError, activate, check_text
+
+if TYPE_CHECKING:
+    from .client import Client
 
 FINAL = ("succeeded", "failed", "stopped")
 MAX_NAME = 200
@@ -177,6 +179,8 @@ def start_run(
     clean_tags = {k: check_text(k, v, "tag") for k, v in (tags or {}).items()}
     found = config.load()
     if found.url and found.token:
+        from .client import Client
+
         client = Client(found.url, found.token)
         try:
             created = client.tracked_run_create(experiment=experiment, name=name, tags=clean_tags, namespace=namespace)

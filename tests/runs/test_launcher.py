@@ -46,6 +46,11 @@ def nap():
 def noop():
     return 1
 
+def held():
+    import flowdeck
+    return json.dumps({"modules": sorted({m.split(".")[0] for m in sys.modules} & {"httpx", "httpcore", "click", "pygments"}),
+                       "client": type(flowdeck.Client).__name__})
+
 def leftovers():
     return json.dumps({"modules": sorted(m for m in sys.modules if "rehearsal" in m),
                        "path": [p for p in sys.path if "rehearsal" in p],
@@ -244,3 +249,12 @@ def test_a_forked_step_finds_nothing_of_the_servers_rehearsal(step_dir, settings
     assert _start(workdir).wait(30) == 0, (workdir / "log.txt").read_text()
     found = json.loads(_output(workdir))
     assert found == {"modules": [], "path": [], "token": "fdk_run_token"}
+
+
+def test_a_forked_step_starts_without_httpx_and_can_still_make_a_client(step_dir, settings):
+    """The fork server holds no httpx (each page it holds is copied for every step, the no-op
+    one included): steps log through flowdeck.step_client; flowdeck.Client imports it on use."""
+    settings.FLOWDECK_STEP_LAUNCHER = "forkserver"
+    workdir = step_dir("held")
+    assert _start(workdir).wait(30) == 0, (workdir / "log.txt").read_text()
+    assert json.loads(_output(workdir)) == {"modules": [], "client": "type"}
