@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -376,24 +377,7 @@ def validate_spec(raw: Any) -> dict[str, Any]:
         raise SpecError(f"The steps form a cycle: {' -> '.join(cycle)}.", f"steps.{cycle[0]}.depends_on")
 
     for s in steps:
-        ups = ancestors(deps, s["name"])
-        for arg, ref in s["inputs"].items():
-            field = f"steps.{s['name']}.inputs.{arg}"
-            if ref == "params":
-                continue
-            head, _, tail = ref.partition(".")
-            if not tail:
-                raise SpecError(f"Step '{s['name']}' input '{arg}' has reference {ref!r}; use 'params.<name>' or '<step>.<output>'.", field)
-            if head == "params":
-                if tail not in seen_params:
-                    raise SpecError(f"Step '{s['name']}' reads unknown parameter '{tail}'.", field)
-            elif head not in by_name:
-                raise SpecError(f"Step '{s['name']}' reads output '{tail}' of unknown step '{head}'.", field)
-            elif head not in ups:
-                raise SpecError(f"Step '{s['name']}' reads '{ref}' but does not depend on step '{head}'.", field)
-            elif tail not in by_name[head]["outputs"]:
-                raise SpecError(f"Step '{s['name']}' reads output '{tail}', which step '{head}' never produces.", field)
-
+        _check_inputs(s, by_name, seen_params, ancestors(deps, s["name"]))
     for s in steps:
         if s["when"] is not None:
             _check_gate(s, by_name, seen_params, ancestors(deps, s["name"]))
@@ -405,6 +389,56 @@ def validate_spec(raw: Any) -> dict[str, Any]:
         "params": params,
         "steps": steps,
     }
+
+
+def validate_added_step(
+    raw: Any, by_name: Mapping[str, Mapping[str, Any]], params: set[str], deps: Mapping[str, list[str]],
+) -> dict[str, Any]:
+    """Check one step added to steps already checked (``by_name``, their ``depends_on`` in
+    ``deps``) and return it normalised: what ``validate_spec`` says of it, at the cost of
+    this step alone (``Workflow.step`` checks each step as it is defined; a whole-spec check
+    each time made defining a 1,000-step fan-out take seconds). Its dependencies are among
+    the steps before it, so it closes no cycle."""
+    s = validate_step(raw, len(by_name))
+    name = s["name"]
+    if name in by_name:
+        raise SpecError(f"Step '{name}' is declared twice.", f"steps.{name}")
+    for dep in s["depends_on"]:
+        if dep == name:
+            raise SpecError(f"Step '{name}' depends on itself.", f"steps.{name}.depends_on")
+        if dep not in by_name:
+            raise SpecError(f"Step '{name}' depends on unknown step '{dep}'.", f"steps.{name}.depends_on")
+    ups: set[str] = set()
+    for dep in s["depends_on"]:
+        if dep not in ups:  # else an ancestor of a dependency already looked at
+            ups.add(dep)
+            ups |= ancestors(deps, dep)
+    known = ChainMap({name: s}, by_name)  # a step reading itself is told so, as validate_spec says
+    _check_inputs(s, known, params, ups)
+    if s["when"] is not None:
+        _check_gate(s, known, params, ups)
+    return s
+
+
+def _check_inputs(s: Mapping[str, Any], by_name: Mapping[str, Mapping[str, Any]], params: set[str], ups: set[str]) -> None:
+    """Every input a step reads resolves: a declared param, or a declared output of a step it
+    (transitively) depends on."""
+    for arg, ref in s["inputs"].items():
+        field = f"steps.{s['name']}.inputs.{arg}"
+        if ref == "params":
+            continue
+        head, _, tail = ref.partition(".")
+        if not tail:
+            raise SpecError(f"Step '{s['name']}' input '{arg}' has reference {ref!r}; use 'params.<name>' or '<step>.<output>'.", field)
+        if head == "params":
+            if tail not in params:
+                raise SpecError(f"Step '{s['name']}' reads unknown parameter '{tail}'.", field)
+        elif head not in by_name:
+            raise SpecError(f"Step '{s['name']}' reads output '{tail}' of unknown step '{head}'.", field)
+        elif head not in ups:
+            raise SpecError(f"Step '{s['name']}' reads '{ref}' but does not depend on step '{head}'.", field)
+        elif tail not in by_name[head]["outputs"]:
+            raise SpecError(f"Step '{s['name']}' reads output '{tail}', which step '{head}' never produces.", field)
 
 
 def _check_gate(step: Mapping[str, Any], by_name: Mapping[str, Mapping[str, Any]], params: set[str], ups: set[str]) -> None:

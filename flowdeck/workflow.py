@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorkflowError
-from .spec import DEFAULT_RESOURCE_CLASS, PARAM_TYPES, SpecError, ancestors, validate_param, validate_spec
+from .spec import (
+    DEFAULT_RESOURCE_CLASS, PARAM_TYPES, SpecError, ancestors, validate_added_step, validate_param, validate_spec,
+)
 
 _PY_TYPES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "json"}
 
@@ -123,6 +125,9 @@ class Workflow:
                 raise WorkflowError(f"Parameter '{p.name}' is declared twice.", f"params.{p.name}")
             self.params[p.name] = p
         self.steps: dict[str, Step] = {}
+        self._checked: dict[str, dict] = {}  # each step's spec, as validated when it was added
+        self._deps: dict[str, list[str]] = {}
+        self._position: dict[str, int] = {}
         # The file that defines the workflow: its folder is what local step caching hashes.
         caller = inspect.currentframe().f_back  # type: ignore[union-attr]
         self.source_file: str | None = caller.f_globals.get("__file__") if caller else None
@@ -215,8 +220,12 @@ class Workflow:
         return step
 
     def _bind(self, step_name: str, func: Callable, deps: list[str], explicit: dict[str, str]) -> dict[str, str]:
-        graph = {n: s.depends_on for n, s in self.steps.items()} | {step_name: deps}
-        upstream = ancestors(graph, step_name)
+        upstream: set[str] = set()
+        for dep in deps:
+            if dep not in upstream:
+                upstream.add(dep)
+                upstream |= ancestors(self._deps, dep)
+        in_order = sorted(upstream, key=self._order)  # the order they were defined in
         bound: dict[str, str] = {}
         for arg, param in inspect.signature(func).parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -228,7 +237,7 @@ class Workflow:
             elif arg in self.params:
                 bound[arg] = f"params.{arg}"
             else:
-                producers = [n for n in self.steps if n in upstream and arg in self.steps[n].outputs]
+                producers = [n for n in in_order if arg in self.steps[n].outputs]
                 if len(producers) > 1:
                     raise WorkflowError(
                         f"Step '{step_name}' argument '{arg}' is produced by several upstream steps "
@@ -249,13 +258,22 @@ class Workflow:
                                 f"steps.{step_name}.inputs.{arg}")
         return bound
 
-    def _check(self, step_name: str | None = None) -> dict:
+    def _order(self, name: str) -> int:
+        return self._position[name]
+
+    def _check(self, step_name: str) -> None:
+        """Check the step just added against those before it (their checks hold: what they
+        read was defined before them), or drop it and raise."""
+        step = self.steps[step_name]
         try:
-            return validate_spec(self.spec(fn_ref=lambda s: "module:function"))
+            checked = validate_added_step(self._entry(step, lambda s: "module:function"), self._checked,
+                                          set(self.params), self._deps)
         except SpecError as exc:
-            if step_name:
-                del self.steps[step_name]
+            del self.steps[step_name]
             raise WorkflowError(exc.message, exc.field) from None
+        self._position[step_name] = len(self._checked)
+        self._checked[step_name] = checked
+        self._deps[step_name] = checked["depends_on"]
 
     # --- the spec ----------------------------------------------------------------------------------
     def spec(self, *, fn_ref: Callable[[Step], str] | None = None, root: str | Path | None = None) -> dict:
@@ -266,15 +284,16 @@ class Workflow:
             "name": self.name,
             "description": self.description,
             "params": [p.spec for p in self.params.values()],
-            "steps": [
-                {
-                    "name": s.name, "fn": ref(s) if s.fn else None, "depends_on": s.depends_on, "inputs": s.inputs,
-                    "outputs": s.outputs, "retries": s.retries, "timeout_s": s.timeout_s, "cache": s.cache,
-                    "resources": s.resources, "when": s.when, "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
-                } | s.limits | s.spec_extra()
-                for s in self.steps.values()
-            ],
+            "steps": [self._entry(s, ref) for s in self.steps.values()],
         }
+
+    @staticmethod
+    def _entry(s: Step, ref: Callable[[Step], str]) -> dict:
+        return {
+            "name": s.name, "fn": ref(s) if s.fn else None, "depends_on": s.depends_on, "inputs": s.inputs,
+            "outputs": s.outputs, "retries": s.retries, "timeout_s": s.timeout_s, "cache": s.cache,
+            "resources": s.resources, "when": s.when, "description": (inspect.getdoc(s.fn) or "").strip().split("\n")[0],
+        } | s.limits | s.spec_extra()
 
     # --- running and publishing ----------------------------------------------------------------------
     def run(
