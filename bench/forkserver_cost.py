@@ -50,6 +50,7 @@ def prepare(root: Path, bundle: Path, i: int, step_json: bool) -> dict:
     manifest = {
         "run_id": 1, "step": f"c{i:04d}", "attempt": 1, "fn": "workflow:noop", "bundle": str(bundle),
         "args": {}, "input_files": {}, "outputs": ["t"], "limits": {"memory_mb": None, "cpu_s": None},
+        "inline_max": 4096,  # as the worker: a short output comes on the results pipe, no file
     }
     if step_json:  # for a server from before manifests came in the request
         (workdir / "step.json").write_text(json.dumps(manifest))

@@ -13,8 +13,10 @@ Protocol, one JSON object per line. The worker writes requests on the server's s
      "manifest": {...}}
 
 and reads events on its stdout: ``{"pid": n}`` once the child is forked (or
-``{"error": "..."}``), then ``{"exit": n, "code": c}`` when it ends (``c`` is negative
-for a signal, as with subprocess). End of input (the worker exited, even by SIGKILL)
+``{"error": "..."}``), then ``{"exit": n, "code": c, "results": "..."}`` when it ends
+(``c`` is negative for a signal, as with subprocess). ``results`` is what the child wrote
+on a pipe of its own (the runner: its short outputs, as JSON), so that they need no files;
+it is the step's to write, so the worker reads it as untrusted, as it reads files. End of input (the worker exited, even by SIGKILL)
 makes the server kill its children and leave, so no step outlives its worker.
 
 ``manifest`` is what WORKDIR/step.json would hold (the child reads that file when it is
@@ -79,8 +81,9 @@ def _die_with_parent(sig: int) -> None:
         pass
 
 
-def _child(request: dict, keep_open: tuple[int, ...]) -> None:
-    """In the forked child: become the step. Never returns."""
+def _child(request: dict, keep_open: tuple[int, ...], results_fd: int) -> None:
+    """In the forked child: become the step. Never returns. (``keep_open``: the server's
+    own descriptors, closed here.)"""
     code = 1
     try:
         _die_with_parent(signal.SIGKILL)  # the fork server died without cleaning up: go too
@@ -108,7 +111,7 @@ def _child(request: dict, keep_open: tuple[int, ...]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None  # re-read TMPDIR from the step's environment
-        code = runner.main([request["workdir"]], manifest=request.get("manifest"))
+        code = runner.main([request["workdir"]], manifest=request.get("manifest"), results_fd=results_fd)
     except BaseException:
         traceback.print_exc()
     finally:
@@ -141,12 +144,18 @@ def _rehearse() -> None:
             workdir = root / str(i)
             (workdir / "outputs").mkdir(parents=True)
             (workdir / "scratch").mkdir()
+            results_r, results_w = os.pipe()
             with open(workdir / "log.txt", "w", buffering=1, encoding="utf-8", errors="backslashreplace") as log:
                 sys.stdout = sys.stderr = log  # never the worker's pipe
                 runner.main([str(workdir)], manifest={
                     "run_id": 0, "step": "rehearsal", "attempt": 1, "fn": f"{_REHEARSAL_MODULE}:noop",
                     "bundle": str(bundle), "args": {}, "input_files": {}, "outputs": ["t"], "limits": {},
-                })
+                    "inline_max": 4096,
+                }, results_fd=results_w)
+            os.close(results_w)
+            while os.read(results_r, 65536):
+                pass
+            os.close(results_r)
             sys.stdout, sys.stderr = saved[0], saved[1]
             sys.modules.pop(_REHEARSAL_MODULE, None)
             sys.path[:] = saved[2]
@@ -185,14 +194,18 @@ def serve() -> int:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    children: set[int] = set()
+    children: dict[int, _Results] = {}
     pending = b""
     try:
         while True:
+            reading = {r.fd: r for r in children.values() if r.fd is not None}
             try:
-                readable, _, _ = select.select([0, wake_r], [], [])
+                readable, _, _ = select.select([0, wake_r, *reading], [], [])
             except InterruptedError:
                 readable = [wake_r]
+            for fd in readable:
+                if fd in reading:
+                    reading[fd].read()
             if wake_r in readable:
                 try:
                     os.read(wake_r, 4096)
@@ -215,19 +228,65 @@ def serve() -> int:
                 pass
 
 
-def _start(request: dict, children: set[int], keep_open: tuple[int, ...]) -> None:
+RESULTS_MAX_BYTES = 4 * 1024 * 1024  # past it a child's results are dropped (its outputs then missing)
+
+
+class _Results:
+    """The read end of a child's results pipe, and what came through it so far."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd: int | None = fd
+        self.data = bytearray()
+        self.too_big = False
+
+    def read(self) -> None:
+        """What is waiting (the pipe is non-blocking), closing it at its end."""
+        while self.fd is not None:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                os.close(self.fd)
+                self.fd = None
+                return
+            if len(self.data) + len(chunk) > RESULTS_MAX_BYTES:
+                self.too_big = True
+                self.data.clear()
+            if not self.too_big:
+                self.data += chunk
+
+    def text(self) -> str | None:
+        self.read()  # the child is gone: the rest is in the pipe, and then its end
+        if self.fd is not None:  # a grandchild holds the write end open: what came is all there is
+            os.close(self.fd)
+            self.fd = None
+        return None if self.too_big or not self.data else self.data.decode("utf-8", "replace")
+
+
+def _start(request: dict, children: dict[int, _Results], keep_open: tuple[int, ...]) -> None:
+    try:
+        results_r, results_w = os.pipe()
+    except OSError as exc:
+        _send({"error": f"pipe failed: {exc}"})
+        return
     try:
         pid = os.fork()
     except OSError as exc:
+        os.close(results_r)
+        os.close(results_w)
         _send({"error": f"fork failed: {exc}"})
         return
     if pid == 0:
-        _child(request, keep_open)
-    children.add(pid)
+        others = tuple(r.fd for r in children.values() if r.fd is not None)
+        _child(request, (*keep_open, *others, results_r), results_w)
+    os.close(results_w)
+    os.set_blocking(results_r, False)
+    children[pid] = _Results(results_r)
     _send({"pid": pid})
 
 
-def _reap(children: set[int]) -> None:
+def _reap(children: dict[int, _Results]) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -235,8 +294,12 @@ def _reap(children: set[int]) -> None:
             return
         if pid == 0:
             return
-        children.discard(pid)
-        _send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+        results = children.pop(pid, None)
+        event = {"exit": pid, "code": os.waitstatus_to_exitcode(status)}
+        text = results.text() if results is not None else None
+        if text is not None:
+            event["results"] = text
+        _send(event)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ The worker writes WORKDIR/step.json (what to call, with which arguments; a step 
 by the fork server gets it in its request instead) and the input pickles (a short one
 comes base64 in the manifest's ``input_inline`` instead of a file), and reads back
 WORKDIR/outputs/*.pkl (plus <name>.json for outputs that are JSON scalars, which quality
-gates read). This process has only the environment the
+gates read). A forked step writes its short outputs on the fork server's results pipe
+instead (``results_fd``), and no file for them. This process has only the environment the
 worker gave it: the API URL and a token that can log to this run, nothing else.
 """
 from __future__ import annotations
@@ -58,17 +59,69 @@ def apply_limits(limits: dict) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))  # SIGXCPU, then SIGKILL
 
 
-def main(argv: list[str] | None = None, manifest: dict | None = None) -> int:
+class _Spill:
+    """A file for pickle to write to that keeps the first ``limit`` bytes in memory and goes
+    on in ``path`` only past them: a short output then needs no file at all, and a long one
+    is never held whole in memory."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit = path, limit
+        self.buffer: bytearray | None = bytearray()
+        self.file = None
+
+    def write(self, data) -> int:
+        if self.buffer is not None and len(self.buffer) + len(data) <= self.limit:
+            self.buffer += data
+            return len(data)
+        if self.file is None:
+            self.file = open(self.path, "wb")
+            self.file.write(self.buffer)
+            self.buffer = None
+        return self.file.write(data)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _write_outputs(workdir: Path, outputs: dict, results_fd: int | None, inline_max: int) -> None:
+    """Each output's pickle, and its JSON value when it is a scalar (quality gates read it;
+    the server never unpickles an output). With a results pipe (a forked step), outputs of
+    up to ``inline_max`` bytes go on it, as one JSON object, and need no file; the others,
+    and all of a spawned step's, go to WORKDIR/outputs/<name>.pkl and <name>.json."""
+    from .files import pack
+    from .gates import NOT_SCALAR, json_scalar
+
+    results: dict[str, dict] = {}
+    for name, value in outputs.items():
+        scalar = json_scalar(value)
+        spill = _Spill(workdir / "outputs" / f"{name}.pkl", inline_max if results_fd is not None else -1)
+        try:
+            pickle.dump(pack(value), spill, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            spill.close()
+        if spill.buffer is not None:
+            results[name] = {"pickle": base64.b64encode(spill.buffer).decode("ascii")}
+            if scalar is not NOT_SCALAR:
+                results[name]["value"] = scalar
+        elif scalar is not NOT_SCALAR:
+            (workdir / "outputs" / f"{name}.json").write_text(json.dumps(scalar))
+    if results_fd is not None:
+        data = json.dumps(results).encode()
+        while data:
+            data = data[os.write(results_fd, data):]
+
+
+def main(argv: list[str] | None = None, manifest: dict | None = None, results_fd: int | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     workdir = Path(argv[0])
     if manifest is None:
         manifest = json.loads((workdir / "step.json").read_text())
     print(f"[flowdeck] step {manifest['step']} of run {manifest['run_id']}, attempt {manifest['attempt']}", flush=True)
 
-    from .step_client import StepClient
-    from .files import pack, unpack
-    from .gates import NOT_SCALAR, json_scalar
+    from .files import unpack
     from .local import map_outputs
+    from .step_client import StepClient
     from .tracking import HttpSink, activate
 
     client = _LazyClient(StepClient, os.environ["FLOWDECK_URL"], os.environ["FLOWDECK_TOKEN"])
@@ -86,14 +139,7 @@ def main(argv: list[str] | None = None, manifest: dict | None = None) -> int:
         with activate(sink, manifest["run_id"]):
             result = fn(**kwargs)
         outputs = map_outputs(manifest["step"], manifest["outputs"], result)
-        for name, value in outputs.items():
-            with open(workdir / "outputs" / f"{name}.pkl", "wb") as fh:
-                pickle.dump(pack(value), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            # The server never unpickles step outputs; a scalar also goes as JSON so that
-            # quality gates can read it.
-            scalar = json_scalar(value)
-            if scalar is not NOT_SCALAR:
-                (workdir / "outputs" / f"{name}.json").write_text(json.dumps(scalar))
+        _write_outputs(workdir, outputs, results_fd, int(manifest.get("inline_max") or 0))
     except BaseException as exc:  # the traceback goes to the step log; the exit code tells the worker
         if isinstance(exc, SystemExit):  # sys.exit(n) in step code: n is the step's exit code
             code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1

@@ -31,10 +31,16 @@ class LauncherError(RuntimeError):
 class StepProcess:
     """A started step: wait for its exit code, or kill its whole process group."""
 
-    def __init__(self, pid: int, waiter):
+    def __init__(self, pid: int, waiter, results=lambda pid: None):
         self.pid = pid
         self._waiter = waiter
+        self._results = results
         self.returncode: int | None = None
+
+    def results(self) -> str | None:
+        """Once it ended: what a forked step wrote on its results pipe (its short outputs as
+        JSON, written by step code's process, so untrusted), or None."""
+        return self._results(self.pid)
 
     def wait(self, timeout: float) -> int | None:
         if self.returncode is None:
@@ -103,6 +109,7 @@ class ForkServer:
         )
         self._buffer = b""
         self._exits: dict[int, int] = {}
+        self._results: dict[int, str] = {}
         self._lock = threading.Lock()
 
     def alive(self) -> bool:
@@ -121,10 +128,10 @@ class ForkServer:
                 if event is None:
                     raise LauncherError("the fork server did not answer within 30 s")
                 if "pid" in event:
-                    return StepProcess(event["pid"], self._wait)
+                    return StepProcess(event["pid"], self._wait, self._take_results)
                 if "error" in event:
                     raise LauncherError(event["error"])
-                self._exits[event["exit"]] = event["code"]
+                self._exited(event)
 
     def _wait(self, pid: int, timeout: float) -> int | None:
         with self._lock:
@@ -134,8 +141,17 @@ class ForkServer:
                 if event is None:
                     return None
                 if "exit" in event:
-                    self._exits[event["exit"]] = event["code"]
+                    self._exited(event)
             return self._exits.pop(pid)
+
+    def _exited(self, event: dict) -> None:
+        self._exits[event["exit"]] = event["code"]
+        if isinstance(event.get("results"), str):
+            self._results[event["exit"]] = event["results"]
+
+    def _take_results(self, pid: int) -> str | None:
+        with self._lock:
+            return self._results.pop(pid, None)
 
     def _next_event(self, timeout: float) -> dict | None:
         fd = self.proc.stdout.fileno()

@@ -6,6 +6,8 @@ The worker, which holds the credentials, moves the bytes of inputs, outputs and 
 """
 from __future__ import annotations
 
+import base64
+import io
 import json
 import logging
 import os
@@ -156,7 +158,7 @@ def _execute(
         bundle = bundle_dir(graph.digest)
         manifest = _prepare(workdir, bundle, run, step, spec, cache)
         plaintext = step_token_issue(step_run_id=step.pk, attempt=step.attempt)  # dies with this attempt
-        exit_code, stopped, timed_out, shipped = _run_subprocess(
+        exit_code, stopped, timed_out, shipped, results = _run_subprocess(
             workdir, log_path, step, spec, plaintext, on_slow, manifest)
         if stopped:
             status, error = StepStatus.STOPPED, "Stopped by request."
@@ -167,7 +169,7 @@ def _execute(
             said = last if last and not last.startswith("[flowdeck] step ") else ""
             error = f"Exited with code {exit_code}" + (f": {said}" if said else ".")
         else:
-            outputs = _store_outputs(workdir, run, step, spec)
+            outputs = _store_outputs(workdir, run, step, spec, results)
             status = StepStatus.SUCCEEDED
     except StepFailure as exc:
         error = str(exc)
@@ -225,6 +227,7 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
         "input_files": input_files,
         "input_inline": input_inline,
         "outputs": spec["outputs"],
+        "inline_max": settings.FLOWDECK_INLINE_OUTPUT_MAX_BYTES,  # shorter outputs may come on the results pipe
         "limits": step_limits(spec),
     }
 
@@ -251,9 +254,10 @@ def step_environment(workdir: Path, token: str, run_id: int, step_name: str) -> 
 def _run_subprocess(
     workdir: Path, log_path: Path, step: StepRun, spec: dict, token: str, on_slow: Callable[[StepRun], None] | None,
     manifest: dict,
-) -> tuple[int | None, bool, bool, int]:
+) -> tuple[int | None, bool, bool, int, str | None]:
     """Run the step; ship its log, heartbeat, and kill it on stop or timeout.
-    Returns (exit code, stopped, timed out, bytes of log shipped live)."""
+    Returns (exit code, stopped, timed out, bytes of log shipped live, what it wrote on its
+    results pipe)."""
     timeout = float(spec.get("timeout_s") or settings.FLOWDECK_STEP_TIMEOUT_S)
     env = step_environment(workdir, token, step.run_id, step.name)
     proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=log_path, manifest=manifest)
@@ -264,7 +268,7 @@ def _run_subprocess(
         while True:
             return_code = proc.wait(timeout=0.05 if time.monotonic() - started < 1 else 0.2)
             if return_code is not None:
-                return return_code, stopped, timed_out, shipped
+                return return_code, stopped, timed_out, shipped, proc.results()
             now = time.monotonic()
             if on_slow is not None and now - started >= HANDOFF_S:
                 on_slow, slow = None, on_slow
@@ -294,12 +298,17 @@ def _run_subprocess(
         raise
 
 
-def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict) -> dict:
+def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict, results: str | None = None) -> dict:
     """Keep each output pickle (a short one in the row, else in storage: stored_outputs);
     record its size and sha256 (cache keys use it) and, when the runner wrote one, its JSON
-    scalar value (quality gates read it)."""
+    scalar value (quality gates read it). A forked step's short outputs come in ``results``
+    (its results pipe), the others in files."""
     outputs = {}
+    piped = _piped_outputs(results)
     for name in spec["outputs"]:
+        if name in piped:
+            outputs[name] = piped[name]
+            continue
         fh = _open_written(workdir / "outputs" / f"{name}.pkl")
         if fh is None:
             raise StepFailure(f"Step '{step.name}' did not produce its declared output '{name}'.")
@@ -310,6 +319,35 @@ def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict) -> dict:
         if found:
             outputs[name]["value"] = value
     return outputs
+
+
+def _piped_outputs(results: str | None) -> dict[str, dict]:
+    """The output records of what a step wrote on its results pipe, checked as untrusted
+    (step code could write there): each a pickle of at most the inline size, base64, and a
+    value that passes as a scalar. Anything else is left out (the output is then looked for
+    in its file, and is missing if there is none)."""
+    try:
+        raw = json.loads(results, parse_constant=_refuse_constant) if results else {}
+    except ValueError:
+        return {}
+    found: dict[str, dict] = {}
+    for name, entry in (raw.items() if isinstance(raw, dict) else ()):
+        text = entry.get("pickle") if isinstance(entry, dict) else None
+        if not isinstance(text, str) or len(text) > 4 * (settings.FLOWDECK_INLINE_OUTPUT_MAX_BYTES // 3 + 1):
+            continue
+        try:
+            data = base64.b64decode(text, validate=True)
+        except ValueError:
+            continue
+        if len(data) > settings.FLOWDECK_INLINE_OUTPUT_MAX_BYTES:
+            continue
+        record = output_keep(io.BytesIO(data), len(data), key=lambda: "")
+        if "value" in entry:
+            scalar = json_scalar(entry["value"])  # bounded: a number, a bool, null or a short string
+            if scalar is not NOT_SCALAR:
+                record["value"] = scalar
+        found[name] = record
+    return found
 
 
 def _open_written(path: Path) -> BinaryIO | None:

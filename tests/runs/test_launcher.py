@@ -2,6 +2,7 @@
 step can see of the worker, limits, kills, and the account it runs as."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pickle
@@ -45,6 +46,9 @@ def nap():
 
 def noop():
     return 1
+
+def big():
+    return "x" * 10000
 
 def held():
     import flowdeck
@@ -258,3 +262,29 @@ def test_a_forked_step_starts_without_httpx_and_can_still_make_a_client(step_dir
     workdir = step_dir("held")
     assert _start(workdir).wait(30) == 0, (workdir / "log.txt").read_text()
     assert json.loads(_output(workdir)) == {"modules": [], "client": "type"}
+
+
+@pytest.mark.parametrize("fn, piped", [("noop", True), ("big", False)])
+def test_a_forked_steps_short_output_comes_on_its_results_pipe_and_a_long_one_in_a_file(step_dir, settings, fn, piped):
+    settings.FLOWDECK_STEP_LAUNCHER = "forkserver"
+    workdir = step_dir(fn)
+    manifest = json.loads((workdir / "step.json").read_text()) | {"inline_max": 4096}
+    (workdir / "step.json").unlink()
+    env = step_environment(workdir, "fdk_run_token", 1, "probe")
+    proc = step_start(workdir=workdir, cwd=workdir / "scratch", env=env, log_path=workdir / "log.txt", manifest=manifest)
+    assert proc.wait(30) == 0, (workdir / "log.txt").read_text()
+    results = json.loads(proc.results())
+    if piped:  # no file at all: the pickle, base64, and the scalar value
+        assert sorted(os.listdir(workdir / "outputs")) == []
+        assert pickle.loads(base64.b64decode(results["out"]["pickle"])) == 1 and results["out"]["value"] == 1
+    else:
+        assert results == {} and sorted(os.listdir(workdir / "outputs")) == ["out.pkl"]  # 10 KB: no .json either
+        assert _output(workdir) == "x" * 10000
+
+
+def test_a_spawned_step_writes_its_outputs_to_files(step_dir, settings):
+    settings.FLOWDECK_STEP_LAUNCHER = "spawn"
+    workdir = step_dir("noop")
+    proc = _start(workdir)
+    assert proc.wait(60) == 0, (workdir / "log.txt").read_text()
+    assert proc.results() is None and sorted(os.listdir(workdir / "outputs")) == ["out.json", "out.pkl"]

@@ -2,8 +2,10 @@
 step wrote: a short pickle in the row, a longer one in storage, never a symlink or a FIFO."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import json
 import os
 import pickle
 from pathlib import Path
@@ -92,3 +94,47 @@ def test_a_folder_in_place_of_an_output_does_not_count(tmp_path: Path, local_sto
     (workdir / "outputs" / "model.pkl").mkdir()
     with pytest.raises(StepFailure, match="did not produce"):
         _store_outputs(workdir, RUN, STEP, {"outputs": ["model"]})
+
+
+def _piped(**outputs) -> str:
+    return json.dumps({name: entry for name, entry in outputs.items()})
+
+
+def test_short_outputs_from_the_results_pipe_are_kept_without_files(tmp_path: Path, local_storage: Path):
+    workdir = _step_dir(tmp_path)
+    data = pickle.dumps(0.75)
+    text = _piped(score={"pickle": base64.b64encode(data).decode(), "value": 0.75})
+    outputs = _store_outputs(workdir, RUN, STEP, {"outputs": ["score"]}, text)
+    assert outputs["score"]["value"] == 0.75 and output_bytes(outputs["score"]) == data
+    assert outputs["score"]["sha256"] == hashlib.sha256(data).hexdigest() and "key" not in outputs["score"]
+
+
+@pytest.mark.parametrize("entry", [
+    {"pickle": "not base64!"},
+    {"pickle": base64.b64encode(b"x" * 5000).decode()},  # over FLOWDECK_INLINE_OUTPUT_MAX_BYTES
+    {"pickle": 12},
+    "a string",
+])
+def test_what_the_pipe_should_not_hold_is_not_taken_for_an_output(tmp_path: Path, local_storage: Path, settings, entry):
+    """Step code can write on its results pipe: a bad entry is not an output (and with no
+    file either, the step did not produce it)."""
+    settings.FLOWDECK_INLINE_OUTPUT_MAX_BYTES = 4096
+    workdir = _step_dir(tmp_path)
+    with pytest.raises(StepFailure, match="did not produce its declared output 'score'"):
+        _store_outputs(workdir, RUN, STEP, {"outputs": ["score"]}, _piped(score=entry))
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"score": {"pickle": "gAVLAS4=", "value": NaN}}'])
+def test_a_garbled_pipe_falls_back_to_the_files(tmp_path: Path, local_storage: Path, text):
+    workdir = _step_dir(tmp_path)
+    (workdir / "outputs" / "score.pkl").write_bytes(pickle.dumps(2))
+    outputs = _store_outputs(workdir, RUN, STEP, {"outputs": ["score"]}, text)
+    assert pickle.loads(output_bytes(outputs["score"])) == 2
+
+
+def test_a_value_that_is_not_a_scalar_is_not_kept_for_gates(tmp_path: Path, local_storage: Path):
+    workdir = _step_dir(tmp_path)
+    text = _piped(score={"pickle": base64.b64encode(pickle.dumps([1])).decode(), "value": [1, 2, 3]},
+                  name={"pickle": base64.b64encode(pickle.dumps("x")).decode(), "value": "x" * 5000})
+    outputs = _store_outputs(workdir, RUN, STEP, {"outputs": ["score", "name"]}, text)
+    assert "value" not in outputs["score"] and "value" not in outputs["name"]
