@@ -2,7 +2,7 @@
 a database: ``python bench/forkserver_cost.py [-n 500]``.
 
 It starts ``python -m flowdeck.forkserver`` with a clean environment (as the worker does),
-prepares N work folders the way the worker does (outputs/, scratch/, an empty log.txt;
+prepares N work folders the way the worker does (scratch/, an empty log.txt;
 the manifest goes in the request) for a one-file compiled bundle whose step returns
 ``time.time()``, then asks the server for one step at a time and waits for its exit.
 Under ``$TMPDIR``: set it to a tmpfs to leave the disk's cost of new files out.
@@ -45,8 +45,7 @@ def rss_kb(pid: int) -> int:
 
 def prepare(root: Path, bundle: Path, i: int, step_json: bool) -> dict:
     workdir = root / f"w{i:05d}"
-    for sub in ("outputs", "scratch"):
-        (workdir / sub).mkdir(parents=True)
+    (workdir / "scratch").mkdir(parents=True)  # as the worker: outputs/ only if an output is too long for the pipe
     manifest = {
         "run_id": 1, "step": f"c{i:04d}", "attempt": 1, "fn": "workflow:noop", "bundle": str(bundle),
         "args": {}, "input_files": {}, "outputs": ["t"], "limits": {"memory_mb": None, "cpu_s": None},
@@ -117,7 +116,8 @@ def main() -> int:
         n = args.n
         d = {k: after[k] - before[k] for k in after}
         out = Path(requests[-1]["workdir"]) / "outputs"
-        print(f"fork server RSS {rss / 1024:.1f} MB; {n} steps; outputs of the last: {sorted(os.listdir(out))}")
+        made = sorted(os.listdir(out)) if out.is_dir() else []
+        print(f"fork server RSS {rss / 1024:.1f} MB; {n} steps; output files of the last: {made}")
         print(f"server:   user {d['utime'] * 1000 / n:.2f} ms, sys {d['stime'] * 1000 / n:.2f} ms, "
               f"minflt {d['minflt'] / n:.0f}")
         print(f"children: user {d['cutime'] * 1000 / n:.2f} ms, sys {d['cstime'] * 1000 / n:.2f} ms, "

@@ -142,8 +142,7 @@ def _rehearse() -> None:
         os.environ.update({"FLOWDECK_URL": "http://127.0.0.1:9", "FLOWDECK_TOKEN": "rehearsal"})
         for i in range(REHEARSALS):
             workdir = root / str(i)
-            (workdir / "outputs").mkdir(parents=True)
-            (workdir / "scratch").mkdir()
+            (workdir / "scratch").mkdir(parents=True)
             results_r, results_w = os.pipe()
             with open(workdir / "log.txt", "w", buffering=1, encoding="utf-8", errors="backslashreplace") as log:
                 sys.stdout = sys.stderr = log  # never the worker's pipe

@@ -74,6 +74,7 @@ class _Spill:
             self.buffer += data
             return len(data)
         if self.file is None:
+            self.path.parent.mkdir(exist_ok=True)  # outputs/: made only when a file goes there
             self.file = open(self.path, "wb")
             self.file.write(self.buffer)
             self.buffer = None
@@ -104,7 +105,7 @@ def _write_outputs(workdir: Path, outputs: dict, results_fd: int | None, inline_
             results[name] = {"pickle": base64.b64encode(spill.buffer).decode("ascii")}
             if scalar is not NOT_SCALAR:
                 results[name]["value"] = scalar
-        elif scalar is not NOT_SCALAR:
+        elif scalar is not NOT_SCALAR:  # its .pkl is there, and so the folder
             (workdir / "outputs" / f"{name}.json").write_text(json.dumps(scalar))
     if results_fd is not None:
         data = json.dumps(results).encode()

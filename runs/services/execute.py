@@ -191,8 +191,7 @@ def _prepare(workdir: Path, bundle: Path, run: Run, step: StepRun, spec: dict, c
     """Make the step's folders, copy its input pickles in, and return its manifest (what
     the runner calls, with which arguments). Only what the step needs is created: on some
     disks each new file or folder costs more than a no-op step's own code."""
-    (workdir / "outputs").mkdir()
-    (workdir / "scratch").mkdir()
+    (workdir / "scratch").mkdir()  # outputs/ is made by the runner, if a step has an output too long for its pipe
     upstream = {ref.partition(".")[0] for ref in spec["inputs"].values()} - {"params"}
     siblings = cache.upstream_outputs(run.pk, upstream) if upstream else {}
     args: dict = {}
