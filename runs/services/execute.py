@@ -12,11 +12,9 @@ import json
 import logging
 import os
 import shutil
-import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -31,6 +29,7 @@ from ..bundle_cache import bundle_dir
 from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
+from ..step_files import append_step_file, open_step_file
 from ..stored_outputs import output_keep, output_kept
 from ..workdirs import workdir_create, workdir_discard
 from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
@@ -308,7 +307,7 @@ def _store_outputs(workdir: Path, run: Run, step: StepRun, spec: dict, results: 
         if name in piped:
             outputs[name] = piped[name]
             continue
-        fh = _open_written(workdir / "outputs" / f"{name}.pkl")
+        fh = open_step_file(workdir / "outputs" / f"{name}.pkl")
         if fh is None:
             raise StepFailure(f"Step '{step.name}' did not produce its declared output '{name}'.")
         with fh:
@@ -349,24 +348,10 @@ def _piped_outputs(results: str | None) -> dict[str, dict]:
     return found
 
 
-def _open_written(path: Path) -> BinaryIO | None:
-    """A file the step wrote, opened to read, or None when there is no such regular file.
-    It sits in a folder the step's own code can write to: a symlink there (to a file only
-    the worker may read) is not followed, and a FIFO neither blocks nor counts."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:  # missing, a symlink (ELOOP), unreadable
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    return os.fdopen(fd, "rb")
-
-
 def _scalar_value(path: Path) -> tuple[bool, object]:
     """The scalar the runner wrote as JSON, checked again here: the file sits in a folder
     the step's own code can write to, so it is read as untrusted (bounded, scalars only)."""
-    fh = _open_written(path)
+    fh = open_step_file(path)
     if fh is None:
         return False, None
     try:
@@ -390,7 +375,10 @@ def _store_log(log_path: Path, run: Run, step: StepRun) -> tuple[str, int, bytes
     the row, recorded in the same UPDATE as the step (no storage PUT, one file fewer); a
     longer one to storage. ("", 0, None) when there is none or it could not be stored."""
     try:
-        with open(log_path, "rb") as fh:
+        fh = open_step_file(log_path)  # not a symlink the step put in its place
+        if fh is None:
+            return "", 0, None
+        with fh:
             head = fh.read(settings.FLOWDECK_INLINE_LOG_MAX_BYTES + 1)
             if len(head) <= settings.FLOWDECK_INLINE_LOG_MAX_BYTES:
                 return "", len(head), head
@@ -429,9 +417,12 @@ def _record(
 
 
 def _last_line(path: Path) -> str:
+    fh = open_step_file(path)
+    if fh is None:
+        return ""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - 4096))
+        with fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
             lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
         return lines[-1][:500] if lines else ""
     except OSError:
@@ -439,5 +430,4 @@ def _last_line(path: Path) -> str:
 
 
 def _append(path: Path, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text)
+    append_step_file(path, text)

@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 from ..models import StepLogChunk
+from ..step_files import open_step_file
 
 # One row holds at most this much, so a reader never has to load a huge row.
 CHUNK_MAX_BYTES = 256 * 1024
@@ -50,7 +51,10 @@ def log_ship(*, step_id: int, attempt: int, path: Path, offset: int) -> int:
     # capping call always has at least one byte to put before its marker: a reader that is
     # at the previous end then sees both.
     capped = size >= limit
-    with open(path, "rb") as fh:
+    fh = open_step_file(path)  # not a symlink the step put in place of its log
+    if fh is None:
+        return offset
+    with fh:
         fh.seek(offset)
         raw = fh.read((limit if capped else size) - offset)
     keep = complete_prefix_len(raw)
