@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.client
 import os
 import ssl
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,10 +68,7 @@ class StepClient:
             retry=bool(batch_id), patience_s=patience_s, unreachable=(OSError, http.client.HTTPException), url=self.url)
         return decode(status, content_type, content, reason)
 
-    def artifact_upload(self, run_id: int, local_path: str | Path, name: str) -> dict:
-        return self._client().artifact_upload(run_id, local_path, name)
-
-    def __getattr__(self, name: str) -> Any:  # the rest of the API, as a Client has it
+    def __getattr__(self, name: str) -> Any:  # the rest of the API (an artifact's upload...), as a Client has it
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._client(), name)

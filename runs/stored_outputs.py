@@ -26,15 +26,18 @@ def output_keep(fh: BinaryIO, size: int, key: Callable[[], str]) -> dict:
     """Keep the pickle open in ``fh`` (``size`` bytes): in the row when it is short enough,
     else at storage key ``key()``. Returns the output's record (without its ``value``)."""
     if size <= settings.FLOWDECK_INLINE_OUTPUT_MAX_BYTES:
-        data = fh.read()
-        return {"inline": base64.b64encode(data).decode("ascii"), "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest()}
+        return output_inline_record(fh.read())
     digest = hashlib.sha256()
     for chunk in iter(lambda: fh.read(CHUNK), b""):
         digest.update(chunk)
     fh.seek(0)
     name = key()
     return {"key": name, "size": storage.put(name, fh), "sha256": digest.hexdigest()}
+
+
+def output_inline_record(data: bytes) -> dict:
+    """The record of a pickle kept in the row."""
+    return {"inline": base64.b64encode(data).decode("ascii"), "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def output_inline(meta: dict) -> bytes | None:

@@ -7,7 +7,6 @@ The worker, which holds the credentials, moves the bytes of inputs, outputs and 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import os
@@ -30,7 +29,7 @@ from ..launcher import base_environment, step_start
 from ..models import Run, RunStatus, StepRun, StepStatus
 from ..routing import step_queue
 from ..step_files import append_step_file, open_step_file
-from ..stored_outputs import output_keep, output_kept
+from ..stored_outputs import output_inline_record, output_keep, output_kept
 from ..workdirs import workdir_create, workdir_discard
 from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
 from .dispatch import batch_resend
@@ -339,7 +338,7 @@ def _piped_outputs(results: str | None) -> dict[str, dict]:
             continue
         if len(data) > settings.FLOWDECK_INLINE_OUTPUT_MAX_BYTES:
             continue
-        record = output_keep(io.BytesIO(data), len(data), key=lambda: "")
+        record = output_inline_record(data)
         if "value" in entry:
             scalar = json_scalar(entry["value"])  # bounded: a number, a bool, null or a short string
             if scalar is not NOT_SCALAR:
