@@ -256,6 +256,9 @@ FLOWDECK_STEP_PYTHONPATH = env_str("FLOWDECK_STEP_PYTHONPATH", "")
 FLOWDECK_HEARTBEAT_S = env_int("FLOWDECK_HEARTBEAT_S", 5)
 FLOWDECK_HEARTBEAT_TIMEOUT_S = env_int("FLOWDECK_HEARTBEAT_TIMEOUT_S", 60)
 FLOWDECK_REDISPATCH_S = env_int("FLOWDECK_REDISPATCH_S", 300)
+# For this long after a worker process takes a message, it runs the steps its steps make
+# ready itself (one each time), not through the queue; 0 = always through the queue.
+FLOWDECK_PICKUP_S = env_int("FLOWDECK_PICKUP_S", 10)
 FLOWDECK_SIGNUP_ENABLED = env_bool("FLOWDECK_SIGNUP_ENABLED", True)
 # Bearer-token log-batch requests are stored before the rest of the middleware and DRF
 # (runs/log_batch_fast.py); 0 sends them through the API view like every other request.

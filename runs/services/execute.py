@@ -34,7 +34,7 @@ from ..workdirs import workdir_create, workdir_discard
 from .claims import claim, claim_next, step_record, worker_name  # noqa: F401 (claim, for callers of this module)
 from .dispatch import batch_resend
 from .graph import version_graph
-from .lifecycle import run_advance
+from .lifecycle import Pickup, run_advance
 from .logs import log_chunks_clear, log_ship
 from .reaper import forget_attempt, takeover_dead_local
 
@@ -69,13 +69,31 @@ class _RunCache:
 
 
 def step_execute(*, step_run_id: int) -> None:
-    """Run one queued step (or take over one whose worker process on this host died)."""
-    step = claim_next([step_run_id])
-    if step is None:
-        if not takeover_dead_local(step_run_id, worker_name()):
-            return
-        step = StepRun.objects.get(pk=step_run_id)
-    _execute(step, _RunCache())
+    """Run one queued step (or take over one whose worker process on this host died), then
+    the steps it makes ready that this process picks up itself (``_picks_up``)."""
+    step = claim_next([step_run_id]) or _take_over([step_run_id])
+    cache, since = _RunCache(), time.monotonic()
+    while step is not None:
+        step = _execute(step, cache, pickup=_picks_up(since))
+
+
+def _picks_up(since: float) -> bool:
+    """Whether a message that started at ``since`` (monotonic) still runs the steps its
+    steps make ready itself, rather than through the queue: for FLOWDECK_PICKUP_S. A warm
+    shutdown, which waits for the messages in hand, thus waits for no more than that and one
+    step; and a long chain goes back through the queue now and then, where other runs'
+    steps wait their turn."""
+    return time.monotonic() - since < settings.FLOWDECK_PICKUP_S
+
+
+def _take_over(step_run_ids: list[int]) -> StepRun | None:
+    """A message delivered again after its worker process died: the step that process was
+    running, if it is dead (of the message's own, or one it picked up or took from another
+    batch of the same run), taken over; None if there is none."""
+    for pk in _left_running(step_run_ids):
+        if takeover_dead_local(pk, worker_name()):
+            return StepRun.objects.get(pk=pk)
+    return None
 
 
 def steps_execute(*, step_run_ids: list[int]) -> int:
@@ -89,7 +107,7 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
     steps; long ones go to whichever worker is free, as single messages would. A batch done
     with its own steps takes those of other batches of its run not started yet (the tail of
     a fan-out then ends on every process at once). Returns how many steps it ran."""
-    cache, ran = _RunCache(), 0
+    cache, ran, since = _RunCache(), 0, time.monotonic()
     left = list(step_run_ids)
     handed_off = False
 
@@ -105,29 +123,22 @@ def steps_execute(*, step_run_ids: list[int]) -> int:
         # once), in the same statement, so that helping costs no extra round trip.
         return None if handed_off else left
 
-    step = None
-    for pk in _left_running(left):
-        if takeover_dead_local(pk, worker_name()):
-            if pk in left:
-                left.remove(pk)
-            step = _execute(StepRun.objects.get(pk=pk), cache, on_slow=hand_off, then=then)
-            ran += 1
-            break
-    if step is None and left and not handed_off:
+    step = _take_over(left)
+    if step is None and left:
         step = claim_next(left)
     while step is not None:
         if step.pk in left:
             left.remove(step.pk)
-        step = _execute(step, cache, on_slow=hand_off, then=then)
+        step = _execute(step, cache, on_slow=hand_off, then=then, pickup=_picks_up(since))
         ran += 1
     return ran
 
 
 def _left_running(step_run_ids: list[int]) -> list[int]:
-    """Steps a dead process of this worker may have left running, for a batch delivered again
-    to take over: the batch's own, and those of its run that a process here took from other
-    batches (the batch that named them passes over a running step, so no one else would
-    until the reaper)."""
+    """Steps a dead process of this worker may have left running, for a message delivered
+    again to take over: the message's own, and those of its run that a process here picked
+    up or took from other batches (no message names those, so no one else would until the
+    reaper)."""
     node = worker_name().rpartition(":")[0]
     runs = StepRun.objects.filter(pk__in=step_run_ids).values("run_id")
     return list(StepRun.objects.filter(Q(pk__in=step_run_ids) | Q(run_id__in=runs, worker__startswith=f"{node}:"),
@@ -136,12 +147,13 @@ def _left_running(step_run_ids: list[int]) -> list[int]:
 
 def _execute(
     step: StepRun, cache: _RunCache, on_slow: Callable[[StepRun], None] | None = None,
-    then: Callable[[], list[int] | None] = lambda: None,
+    then: Callable[[], list[int] | None] = lambda: None, pickup: bool = False,
 ) -> StepRun | None:
     """Run a claimed step in its own process and record how it ended. ``on_slow(step)`` is
     called once if the step is still running after ``HANDOFF_S``; the next step of
     ``then()`` (if any; for an empty list, a step of another batch of the run) is claimed
-    as this one is recorded, and returned."""
+    as this one is recorded, and returned. Failing that, with ``pickup``, one of the steps
+    this one made ready is claimed for this process (``lifecycle.Pickup``) and returned."""
     run = step.run = cache.run(step.run_id)
     if step.attempt > 1:
         forget_attempt(step)  # what an earlier attempt logged
@@ -180,7 +192,7 @@ def _execute(
     if shipped and (log_key or log_inline is not None):  # with no stored log, the live text is all there is: keep it
         log_chunks_clear(step_id=step.pk)
     try:
-        return _record(step, spec, status, error, exit_code, outputs, (log_key, log_size, log_inline), then())
+        return _record(step, spec, status, error, exit_code, outputs, (log_key, log_size, log_inline), then(), pickup)
     finally:
         workdir_discard(workdir)  # in the background: the next step need not wait for the disk
 
@@ -393,10 +405,11 @@ def _store_log(log_path: Path, run: Run, step: StepRun) -> tuple[str, int, bytes
 
 def _record(
     step: StepRun, spec: dict, status: str, error: str, exit_code, outputs,
-    kept_log: tuple[str, int, bytes | None], claim_from,
+    kept_log: tuple[str, int, bytes | None], claim_from, pickup: bool = False,
 ) -> StepRun | None:
     """Record the step (queued again when a retry is due), claim the next of ``claim_from``,
-    then move the run on. Returns the step claimed."""
+    then move the run on (picking up one of the steps it makes ready, if ``pickup`` and
+    nothing was claimed). Returns the step claimed."""
     retry = status == StepStatus.FAILED and step.attempt <= int(spec.get("retries") or 0)
     recorded, claimed = step_record(
         step, status=StepStatus.QUEUED if retry else status, error=error, exit_code=exit_code, outputs=outputs,
@@ -410,8 +423,12 @@ def _record(
 
         step_execute_task.apply_async((step.pk,), countdown=min(2 ** step.attempt, 60), queue=step_queue(step))
     else:
+        offer = Pickup(step.resource_class) if pickup and claimed is None else None
         run_advance(run_id=step.run_id, finished=step.name, version_id=step.run.asset_version_id,
-                    running=claimed.name if claimed is not None and claimed.run_id == step.run_id else None)
+                    running=claimed.name if claimed is not None and claimed.run_id == step.run_id else None,
+                    pickup=offer)
+        if offer is not None:
+            claimed = offer.step
     return claimed
 
 

@@ -2,6 +2,8 @@
 only carries "look at run N" and "execute step M" messages."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -19,6 +21,7 @@ from ..models import STEP_FINAL, STEP_UNFINISHED, Run, RunStatus, StepRun, StepS
 from ..routing import spec_resource_classes
 from ..signals import run_finished
 from .cache import step_cache_key, step_cache_source
+from .claims import claim_next
 from .dispatch import steps_dispatch
 from .graph import Graph, version_graph
 from .gates import step_gate
@@ -87,26 +90,46 @@ def _graph(run: Run) -> Graph:
     return version_graph(run.asset_version_id)
 
 
+@dataclass
+class Pickup:
+    """A worker process's offer to run, itself, one of the steps that ``run_advance`` makes
+    ready: one of ``resource_class``, the class of the step the process just ran (so one
+    it serves), and not a sub-workflow. ``run_advance`` claims that step for the process in
+    its own transaction, as ``step_execute`` would, and sends no message for it; ``step``
+    is then the claimed step. The next step of a chain thus starts without a trip through
+    the broker (nor another process's task start), where the upstream outputs it reads are
+    known already."""
+
+    resource_class: str
+    step: StepRun | None = None
+
+
 class _Steps(dict):
-    """A run's steps by name, loaded on first use (a run may have thousands)."""
+    """A run's steps by name, loaded on first use (a run may have thousands). Without their
+    logs (up to 64 KiB each), which no decision reads."""
 
     def __init__(self, run: Run, names=()):
-        super().__init__((s.name, s) for s in run.steps.filter(name__in=list(names))) if names else super().__init__()
+        super().__init__()
         self.run = run
+        self.need(list(names))
+
+    def _rows(self, names: list[str]):
+        return self.run.steps.filter(name__in=names).defer("log_inline")
 
     def __missing__(self, name: str) -> StepRun:
-        self[name] = step = self.run.steps.get(name=name)
+        self[name] = step = self.run.steps.defer("log_inline").get(name=name)
         return step
 
     def need(self, names: list[str]) -> None:
         """Load the steps of ``names`` not loaded yet, in one query."""
         missing = [n for n in names if n not in self]
         if missing:
-            self.update((s.name, s) for s in self.run.steps.filter(name__in=missing))
+            self.update((s.name, s) for s in self._rows(missing))
 
 
 def run_advance(
-    *, run_id: int, finished: str | None = None, version_id: int | None = None, running: str | None = None
+    *, run_id: int, finished: str | None = None, version_id: int | None = None, running: str | None = None,
+    pickup: Pickup | None = None,
 ) -> list[int]:
     """Queue every pending step whose dependencies succeeded and whose gate holds (a false
     gate skips it; a cache hit succeeds it at once); skip those behind a failure or a skip;
@@ -126,7 +149,10 @@ def run_advance(
     over, without asking the database. The thousand children of a fan-out, run in batches,
     thus ask about the join only as each batch ends.
 
-    Returns the ids of the steps it dispatched.
+    ``pickup`` (with ``finished``): the caller's worker process runs one of the steps made
+    ready itself (``Pickup``).
+
+    Returns the ids of the steps it dispatched (a step picked up among them).
     """
     if finished is None:
         return _advance_all(run_id)
@@ -146,7 +172,7 @@ def run_advance(
         or (running not in graph.depends_on[name] and not _unfinished(run_id, graph.depends_on[name]))
     ]
     if ready:
-        return _advance_some(run_id, graph, ready)
+        return _advance_some(run_id, graph, ready, pickup)
     if graph.dependents[finished] or running:
         return []  # a step after this one still waits on another, or one still runs: the run is not over
     if not _unfinished(run_id):
@@ -208,7 +234,7 @@ def _pass_all(run: Run) -> list[int]:
     return _conclude(run, dispatched, specs, now, steps=list(steps.values()))
 
 
-def _advance_some(run_id: int, graph: Graph, names: list[str]) -> list[int]:
+def _advance_some(run_id: int, graph: Graph, names: list[str], pickup: Pickup | None = None) -> list[int]:
     """Decide the given steps, and any step downstream that becomes ready because one of
     them ended at once (skipped, gate false, cache hit)."""
     with transaction.atomic():
@@ -239,7 +265,7 @@ def _advance_some(run_id: int, graph: Graph, names: list[str]) -> list[int]:
                     steps.need(deps)
                     if all(steps[d].status in STEP_FINAL for d in deps):
                         todo.append(child)
-        return _conclude(run, dispatched, graph.specs, now, steps=None)
+        return _conclude(run, dispatched, graph.specs, now, steps=None, pickup=pickup)
 
 
 def _decide(run: Run, step: StepRun, spec: dict, steps: dict[str, StepRun], now) -> str | None:
@@ -265,9 +291,11 @@ def _decide(run: Run, step: StepRun, spec: dict, steps: dict[str, StepRun], now)
     return step.status  # saved by _conclude, with the others queued in this pass
 
 
-def _conclude(run: Run, dispatched: list[StepRun], specs: dict, now, steps: list[StepRun] | None) -> list[int]:
+def _conclude(
+    run: Run, dispatched: list[StepRun], specs: dict, now, steps: list[StepRun] | None, pickup: Pickup | None = None,
+) -> list[int]:
     """Inside the locked transaction: mark the run running, end it when nothing is left,
-    and send the queued steps (on commit)."""
+    hand one queued step to ``pickup`` and send the others (on commit)."""
     if dispatched and run.status == RunStatus.QUEUED:
         run.status, run.started_at = RunStatus.RUNNING, run.started_at or now
         run.save(update_fields=["status", "started_at"])
@@ -277,8 +305,19 @@ def _conclude(run: Run, dispatched: list[StepRun], specs: dict, now, steps: list
             _finish(run, list(run.steps.defer("log_inline")), now)
     elif all(s.status in STEP_FINAL for s in steps):
         _finish(run, steps, now)
-    steps_dispatch(dispatched, specs)
+    taken = _pick_up(dispatched, specs, pickup) if pickup is not None else None
+    steps_dispatch([step for step in dispatched if step is not taken], specs)
     return [step.pk for step in dispatched]
+
+
+def _pick_up(dispatched: list[StepRun], specs: dict, pickup: Pickup) -> StepRun | None:
+    """Claim for ``pickup`` the first of the just-queued steps it may run (inside the run's
+    locked transaction: if that rolls back, so does the claim). Returns that step."""
+    for step in dispatched:
+        if step.resource_class == pickup.resource_class and not specs[step.name].get("uses"):
+            pickup.step = claim_next([step.pk])
+            return step if pickup.step is not None else None
+    return None
 
 
 def _save_queued(steps: list[StepRun], now) -> None:

@@ -183,15 +183,29 @@ def _assert_recovered_once(run: Run, marker: Path) -> None:
     assert not process_alive(first_pid), f"the killed attempt's step process {first_pid} outlived its worker"
 
 
-def test_it_reruns_a_step_once_when_its_pool_process_is_killed(celery_worker, tmp_path):
+# The same workflow with a step before train: train is then picked up by the process that ran
+# prepare (no message of its own), and the message that comes back is prepare's.
+KILLED_AFTER_PREPARE_SOURCE = KILLED_SOURCE.replace(
+    '@wf.step(outputs=["model"])\ndef train(marker_dir: str):',
+    '@wf.step(outputs=["n"])\ndef prepare():\n    return 1\n\n\n'
+    '@wf.step(depends_on=["prepare"], outputs=["model"])\ndef train(marker_dir: str, n: int):',
+)
+
+
+@pytest.mark.parametrize("source", [KILLED_SOURCE, KILLED_AFTER_PREPARE_SOURCE], ids=["own-message", "picked-up"])
+def test_it_reruns_a_step_once_when_its_pool_process_is_killed(celery_worker, tmp_path, source):
     """SIGKILL the Celery pool process that runs the step: the message comes back (acks late,
-    reject on worker lost), the step's dead owner is seen at once, and the step runs again."""
+    reject on worker lost), the step's dead owner is seen at once, and the step runs again.
+    So too when the step had no message of its own (picked up after prepare, in the same
+    process): the message that comes back, prepare's, takes it over."""
     user = make_user("alice")
-    version = publish_sdk_workflow(user, tmp_path / "wf", KILLED_SOURCE)
+    version = publish_sdk_workflow(user, tmp_path / "wf", source)
     marker = tmp_path / "train.pids"
     run = run_start(user=user, version=version, params={"marker_dir": str(tmp_path)})
 
     step = _wait_for_first_attempt_logged(celery_worker, run.pk, marker)
+    if source is KILLED_AFTER_PREPARE_SOURCE:
+        assert StepRun.objects.get(run=run, name="prepare").worker == step.worker  # picked up, not sent
     host, _, pid = step.worker.rpartition(":")
     pid = int(pid)
     assert pid in pool_pids(celery_worker), (step.worker, pool_pids(celery_worker))
@@ -289,12 +303,14 @@ def test_it_finishes_a_run_when_redis_restarts_while_a_step_runs(own_redis, star
 
 def test_it_finishes_a_run_when_redis_is_down_as_the_next_step_is_dispatched(own_redis, start_worker, tmp_path):
     """Step a ends while the broker is down, so b's message cannot be sent. Once the broker is
-    back the reaper sends it again (beat runs the reaper; here the test calls it)."""
+    back the reaper sends it again (beat runs the reaper; here the test calls it). The worker
+    picks up nothing (FLOWDECK_PICKUP_S=0): a's process would otherwise run b itself, with
+    no message to send."""
     from runs.services.reaper import steps_reap
 
     user = make_user("alice")
     version = publish_sdk_workflow(user, tmp_path / "wf", CHAIN_SOURCE)
-    worker = start_worker(broker_url=own_redis.url, **FAST_HEARTBEAT)
+    worker = start_worker(broker_url=own_redis.url, FLOWDECK_PICKUP_S="0", **FAST_HEARTBEAT)
     run = run_start(user=user, version=version, params={"pause": 2.0})
     worker.wait_for(lambda: StepRun.objects.filter(run=run, name="a", status=StepStatus.RUNNING).exists(),
                     timeout=30, what="step a to run")
