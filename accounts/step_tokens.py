@@ -52,9 +52,7 @@ def step_token_authenticate(plaintext: str) -> StepToken | None:
         return None
     # Every call a step makes comes here: SQL written once, not a queryset compiled per
     # request (core/rows.py).
-    with connection.cursor() as cursor:
-        cursor.execute(_step_sql(), [int(step_id), int(attempt), StepStatus.RUNNING.value])
-        row = cursor.fetchone()
+    row = rows.fetch_one(_step_sql(), [int(step_id), int(attempt), StepStatus.RUNNING.value])
     if row is None:
         return None
     user = rows.instance(get_user_model(), row[2:])

@@ -27,3 +27,12 @@ def instance(model: type[models.Model], values) -> models.Model:
     converted = [f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
                  for f, v in zip(fields, values)]
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+
+def fetch_one(sql: str, params: list) -> tuple | None:
+    """The first row of ``sql``, prepared on PostgreSQL (``core.db``): these lookups run on
+    every request."""
+    from .db import run_prepared
+
+    return run_prepared(sql, params)[0]

@@ -42,6 +42,19 @@ def _ssl_context():
     return _SSL_CONTEXT
 
 
+def _proxied(url: str) -> bool:
+    """Whether the environment names a proxy for ``url`` (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY
+    and NO_PROXY, as httpx reads them)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(url)
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
 def warm_up() -> None:
     """Build the TLS context and import what httpx imports lazily, once (the fork server)."""
     Client("http://127.0.0.1:9", "").close()
@@ -64,9 +77,21 @@ class Client(AccountsMixin):
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=_ssl_context())
+        # Log-batches, the one call a training loop makes many times a second, go over a
+        # kept-alive http.client connection (flowdeck.step_client) unless a proxy is set for
+        # the server, which only httpx would honour. One request on it at a time: a second
+        # thread sending meanwhile goes through httpx.
+        self._batches = None
+        if self.token and not _proxied(self.url):
+            from .step_client import StepClient
+
+            self._batches = StepClient(self.url, self.token, timeout=timeout, user_agent=headers["User-Agent"])
+        self._batches_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
+        if self._batches is not None:
+            self._batches.close()
 
     def __enter__(self) -> Client:
         return self
@@ -229,10 +254,14 @@ class Client(AccountsMixin):
         ``{key: {"value": [...], "step": [...], "timestamp": [...]}}``."""
         # Safe to retry: the server stores a batch id once, so a replay of a batch it already
         # stored (its answer was lost on the way back) is a no-op.
-        return self.request(
-            "POST", f"/api/v1/runs/{run_id}/log-batch", content=log_batch_request(metrics, params, tags, batch_id),
-            headers={"Content-Type": "application/json"}, retry=bool(batch_id), patience_s=patience_s,
-        )
+        body = log_batch_request(metrics, params, tags, batch_id)
+        if self._batches is not None and self._batches_lock.acquire(blocking=False):
+            try:
+                return self._batches.send_log_batch(run_id, body, retry=bool(batch_id), patience_s=patience_s)
+            finally:
+                self._batches_lock.release()
+        return self.request("POST", f"/api/v1/runs/{run_id}/log-batch", content=body,
+                            headers={"Content-Type": "application/json"}, retry=bool(batch_id), patience_s=patience_s)
 
     def metric_history(self, run_id: int, key: str, *, max_points: int | None = None) -> list[dict]:
         """The points of metric ``key``, ``[{"step", "value", "timestamp"}]`` by step: all of

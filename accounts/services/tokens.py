@@ -133,9 +133,7 @@ def token_authenticate(plaintext: str) -> ApiToken | None:
         return None
     # Every API request comes here: one row (the hash is unique) by SQL written once, with
     # its user, rather than a select_related queryset compiled per request (core/rows.py).
-    with connection.cursor() as cursor:
-        cursor.execute(_token_sql(), [_hash(plaintext)])
-        row = cursor.fetchone()
+    row = rows.fetch_one(_token_sql(), [_hash(plaintext)])
     if row is None:
         return None
     n = rows.width(ApiToken)

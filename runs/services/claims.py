@@ -2,8 +2,8 @@
 it ended, both conditional, so that no step is ever run or recorded twice.
 
 These run once per step, so they are plain SQL rather than ORM queries (building the
-query cost more than running it), and on PostgreSQL a batch records one step and claims
-the next in a single statement.
+query cost more than running it), prepared on PostgreSQL (``core.db``), where a batch also
+records one step and claims the next in a single statement.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import socket
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+
+from core.db import run_prepared
 
 from ..models import StepRun, StepStatus
 from ..worker_registry import node_name
@@ -57,9 +59,7 @@ def claim_next(step_run_ids: list[int]) -> StepRun | None:
     Returns it (its ``run`` not loaded), or None when none of them is queued."""
     now = timezone.now()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM, _claim_params(now, step_run_ids))
-            return _claimed(cursor.fetchone(), now)
+        return _claimed(run_prepared(_CLAIM, _claim_params(now, step_run_ids))[0], now)
     queued = StepRun.objects.filter(pk__in=step_run_ids, status=StepStatus.QUEUED).order_by("position")
     for pk in queued.values_list("pk", flat=True):
         if StepRun.objects.filter(pk=pk, status=StepStatus.QUEUED).update(
@@ -76,9 +76,7 @@ def claim_sibling(step: StepRun) -> StepRun | None:
     if connection.vendor != "postgresql":
         return None
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(_STEAL, _steal_params(now, step))
-        return _claimed(cursor.fetchone(), now)
+    return _claimed(run_prepared(_STEAL, _steal_params(now, step))[0], now)
 
 
 def step_record(
@@ -94,16 +92,13 @@ def step_record(
     now = timezone.now()
     finished = None if status == StepStatus.QUEUED else connection.ops.adapt_datetimefield_value(now)
     record = [status, finished, error[:4000], exit_code, json.dumps(outputs), log_key, log_size, log_inline, step.pk, step.attempt]
-    with connection.cursor() as cursor:
-        if claim_from is not None and connection.vendor == "postgresql":
-            if claim_from:
-                cursor.execute(_RECORD_AND_CLAIM, record + _claim_params(now, claim_from))
-            else:
-                cursor.execute(_RECORD_AND_STEAL, record + _steal_params(now, step))
-            row = cursor.fetchone()
-            return bool(row[0]), _claimed(row[1:] if row[1] is not None else None, now)
-        cursor.execute(_RECORD, record)
-        recorded = bool(cursor.rowcount)
+    if claim_from is not None and connection.vendor == "postgresql":
+        if claim_from:
+            row, _ = run_prepared(_RECORD_AND_CLAIM, record + _claim_params(now, claim_from))
+        else:
+            row, _ = run_prepared(_RECORD_AND_STEAL, record + _steal_params(now, step))
+        return bool(row[0]), _claimed(row[1:] if row[1] is not None else None, now)
+    recorded = bool(run_prepared(_RECORD, record)[1])
     if claim_from is None:
         return recorded, None
     return recorded, claim_next(claim_from) if claim_from else claim_sibling(step)

@@ -18,13 +18,12 @@ import struct
 import sys
 from array import array
 
-import psycopg
-from django.conf import settings
 from django.db import connection, transaction
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from accounts.access import run_change_sql
+from core.db import execute_prepared, server_cursor
 
 from ..models import IngestBatch, MetricChunk, MetricSummary, Run
 from .metric_ingest import SUMMARY_COLUMNS, Series, fold, summary_upsert_set
@@ -161,18 +160,16 @@ def batch_store(run_id: int, series: list[Series], *, batch_id: str | None, orig
     args = {"run": run_id, "user": as_user, "batch": batch_id, "origin": origin, "skeys": [s.key for s in ordered],
             **dict(zip(SUMMARY_COLUMNS, map(list, folds))), **_chunk_args(first)}
     connection.ensure_connection()
-    # A cursor of psycopg's own (server-side binding, binary parameters) on Django's
-    # connection, in whatever transaction Django has open: Django's cursors bind on the
-    # client, which would print every number into the SQL text.
     raw = connection.connection
     if not getattr(raw, "_flowdeck_arrays", False):  # once per connection
         raw.adapters.register_dumper(_Int8Array, _Int8ArrayDumper)
         raw.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
         raw._flowdeck_arrays = True
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        # Prepared once per connection (FLOWDECK_DB_PREPARE): planning it was a third of
-        # the database's time for a 1,000-point batch.
-        cursor.execute(sql, args, prepare=settings.FLOWDECK_DB_PREPARE and len(first) <= CACHED_KEYS)
+    # Bound on the server (core.db): Django's cursors bind on the client, which would print
+    # every number into the SQL text. Prepared once per connection: planning it was a third
+    # of the database's time for a 1,000-point batch.
+    with server_cursor() as cursor:
+        execute_prepared(cursor, sql, args, prepare=len(first) <= CACHED_KEYS)
         held, stored = cursor.fetchone()
         for start in range(0, len(rest) if stored else 0, KEYS_PER_STATEMENT):
             part = rest[start:start + KEYS_PER_STATEMENT]

@@ -118,3 +118,43 @@ def test_an_unreachable_server_is_a_clear_error():
 def test_a_url_that_is_not_http_is_refused(url):
     with pytest.raises(ValueError, match="http"):
         StepClient(url, "t")
+
+
+# --- flowdeck.Client sends its log-batches the same way -------------------------------------------
+def test_a_clients_batches_go_over_one_kept_alive_connection(flaky):
+    _Flaky.fail = 0
+    client = Client(f"http://127.0.0.1:{flaky.server_port}", "fdk_token")
+    try:
+        for i in range(3):
+            assert client.log_batch(7, metrics={"x": {"value": [float(i)], "step": [i]}}, batch_id=f"b-{i}") == \
+                {"stored": True}
+    finally:
+        client.close()
+        _Flaky.fail = 2
+    ports, paths, auths, bodies = zip(*_Flaky.seen)
+    assert len(ports) == 3 and len(set(ports)) == 1
+    assert set(paths) == {"/api/v1/runs/7/log-batch"} and set(auths) == {"Bearer fdk_token"}
+    assert [json.loads(b)["metrics"]["x"]["value"] for b in bodies] == [[0.0], [1.0], [2.0]]
+
+
+def test_a_clients_batches_go_through_a_proxy_set_for_the_server(flaky, monkeypatch):
+    """With HTTP_PROXY naming a proxy (here the small server plays it), the batch goes there,
+    through httpx, as every other request of the Client does; NO_PROXY for the host keeps the
+    kept-alive connection."""
+    _Flaky.fail = 0
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{flaky.server_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = Client("http://flowdeck.invalid:8000", "fdk_token")
+    try:
+        assert client.log_batch(7, metrics={"x": {"value": [1.0], "step": [0]}}, batch_id="b-p") == {"stored": True}
+    finally:
+        client.close()
+        _Flaky.fail = 2
+    [(_, path, auth, _)] = _Flaky.seen
+    assert path == "http://flowdeck.invalid:8000/api/v1/runs/7/log-batch" and auth == "Bearer fdk_token"
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with Client(f"http://127.0.0.1:{flaky.server_port}", "fdk_token") as direct:
+        assert direct._batches is not None
+
