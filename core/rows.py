@@ -29,7 +29,6 @@ def instance(model: type[models.Model], values) -> models.Model:
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
-
 def fetch_one(sql: str, params: list) -> tuple | None:
     """The first row of ``sql``, prepared on PostgreSQL (``core.db``): these lookups run on
     every request."""
