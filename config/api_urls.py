@@ -17,7 +17,7 @@ from registry.api import (
 )
 from registry.api_fork import ForkApi
 from runs import api as runs_api
-from runs.api_runs_table import RunsExportApi
+from runs.api_runs_table import RunsCountApi, RunsExportApi
 from runs.api_workers import WorkersApi
 
 urlpatterns = [
@@ -58,6 +58,7 @@ urlpatterns = [
     path("experiments/runs", runs_api.TrackedRunsApi.as_view(), name="tracked-runs"),
     path("runs", runs_api.RunsApi.as_view(), name="runs"),
     path("runs/export.csv", RunsExportApi.as_view(), name="runs-export"),
+    path("runs/count", RunsCountApi.as_view(), name="runs-count"),
     path("workers", WorkersApi.as_view(), name="workers"),
     path("runs/<int:run_id>", runs_api.RunDetailApi.as_view(), name="run"),
     path("runs/<int:run_id>/stop", runs_api.RunStopApi.as_view(), name="run-stop"),

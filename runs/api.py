@@ -15,7 +15,7 @@ from core.parsers import FastJSONParser
 from core.errors import InvalidInput, NotFound
 from registry.selectors import asset_get, parse_asset_ref, version_get
 
-from .api_runs_table import TABLE_PARAMETERS, runs_table_response
+from .api_runs_table import COUNT_PARAMETER, TABLE_PARAMETERS, runs_table_response
 from .log_selectors import step_log_read
 from .metric_selectors import EXPORT_FORMATS, max_points_param, metric_export, metric_history_json, metric_sampled
 from .selectors import experiment_list, run_get, run_get_for_logging, step_get, step_log
@@ -58,7 +58,7 @@ class RunsApi(APIView):
     pagination_class = LimitOffsetPagination  # a plain APIView has none of its own
 
     @extend_schema(
-        parameters=[*TABLE_PARAMETERS, OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        parameters=[*TABLE_PARAMETERS, OpenApiParameter("limit", int), OpenApiParameter("offset", int), COUNT_PARAMETER],
         responses=RunOut(many=True), summary="List runs: filter, sort, choose columns",
     )
     def get(self, request):

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from core.errors import InvalidInput
 
-from .run_table import MAX_LIMIT, parse_columns, run_export_rows, run_table
+from .run_table import COUNT_CAP, MAX_LIMIT, parse_columns, run_count, run_export_rows, run_table
 
 TABLE_PARAMETERS = [
     OpenApiParameter("q", str, description="A query such as `params.lr > 0.01 and metrics.accuracy >= 0.9 and "
@@ -32,6 +32,9 @@ TABLE_PARAMETERS = [
     OpenApiParameter("workflow", str, description="ns/name"), OpenApiParameter("experiment", str),
     OpenApiParameter("status", str),
 ]
+COUNT_PARAMETER = OpenApiParameter(
+    "count", bool, description="false: no count (`count` is null unless this is the last page), for a quicker "
+    "page; `GET /api/v1/runs/count` answers it on its own. Default true.")
 
 
 def _int(request, name: str, default: int) -> int:
@@ -42,6 +45,15 @@ def _int(request, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be a whole number, got '{raw}'.", field=name) from None
+
+
+def _flag(request, name: str, default: bool) -> bool:
+    raw = (request.query_params.get(name) or "").lower()
+    if raw in ("", "true", "1"):
+        return default if raw == "" else True
+    if raw in ("false", "0"):
+        return False
+    raise InvalidInput(f"{name} must be true or false, got '{raw}'.", field=name)
 
 
 def _filters(request) -> dict:
@@ -83,7 +95,8 @@ def runs_table_response(request) -> HttpResponse:
     columns = parse_columns(raw_columns) if raw_columns is not None else []
     limit = min(_int(request, "limit", 50), MAX_LIMIT)
     offset = _int(request, "offset", 0)
-    table = run_table(user=request.user, columns=columns, limit=limit, offset=offset, **_filters(request))
+    table = run_table(user=request.user, columns=columns, limit=limit, offset=offset,
+                      count=_flag(request, "count", True), **_filters(request))
     tz = timezone.get_current_timezone()
     results = [run_out(run, tz) for run in table.runs]
     if raw_columns is not None:
@@ -150,3 +163,15 @@ class RunsExportApi(APIView):
         response = StreamingHttpResponse(_stream(header, rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="runs.csv"'
         return response
+
+
+class RunsCountApi(APIView):
+    @extend_schema(parameters=[p for p in TABLE_PARAMETERS if p.name not in ("columns", "sort")],
+                   responses={200: OpenApiTypes.OBJECT}, summary="How many runs match",
+                   description=f"`{{\"count\": n, \"count_exact\": true}}`: exact up to {COUNT_CAP:,}, then "
+                               f"{COUNT_CAP:,} and `count_exact` false. What `GET /api/v1/runs` counts, on its own.")
+    def get(self, request):
+        filters = _filters(request)
+        filters.pop("sort")
+        count, exact = run_count(user=request.user, **filters)
+        return HttpResponse(orjson.dumps({"count": count, "count_exact": exact}), content_type="application/json")

@@ -5,10 +5,11 @@ number of columns)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.lookups import IsNull
 
@@ -34,7 +35,7 @@ class RunTable:
     runs: list[RunRow]  # what the table reads of each run (runs/run_rows.py), not Run instances
     columns: list[str]  # canonical names, wildcards expanded
     values: dict[int, dict[str, object]]  # run id -> column -> value (None when the run has none)
-    count: int
+    count: int | None  # None: not counted (``count=False``) and more pages follow
     count_exact: bool
     has_next: bool
     limit: int
@@ -115,11 +116,13 @@ def _ordering(sort: str, builder: QueryBuilder) -> tuple[list, tuple[object, boo
 def run_table(
     *, user: AbstractBaseUser | AnonymousUser, q: str = "", sort: str = "", columns: Sequence[str] | None = None,
     workflow: str | None = None, experiment: str | None = None, status: str | None = None,
-    limit: int = 50, offset: int = 0, discover_keys: bool = False,
+    limit: int = 50, offset: int = 0, discover_keys: bool = False, count: bool = True,
 ) -> RunTable:
-    """One page of the runs table. ``count`` counts only runs ``user`` may see, exactly up
-    to COUNT_CAP (then ``count_exact`` is False): counting every match of a broad query over
-    100,000 runs would cost more than the page itself."""
+    """One page of the runs table. Its ``count`` counts only runs ``user`` may see, exactly
+    up to COUNT_CAP (then ``count_exact`` is False): counting every match of a broad query
+    over 100,000 runs would cost more than the page itself. With ``count=False`` the count is
+    left to ``run_count`` (the web page asks for it after it has shown the page), unless
+    this is the last page, where it is known."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
     if offset < 0:
@@ -129,13 +132,28 @@ def run_table(
     runs = _page(selection, offset, limit + 1)  # one more: is there a next page?
     has_next = len(runs) > limit
     runs = runs[:limit]
-    if not runs and not offset:
-        count = 0
+    if runs and not has_next or not runs and not offset:
+        matches: int | None = offset + len(runs)
     else:
-        count = selection.matching.order_by().values("pk")[:COUNT_CAP + 1].count()
+        matches = _capped_count(selection) if count else None
     values, keys = column_values(runs, columns, discover_keys=discover_keys)
-    return RunTable(runs=runs, columns=_expand(columns, keys), values=values, count=min(count, COUNT_CAP),
-                    count_exact=count <= COUNT_CAP, has_next=has_next, limit=limit, offset=offset, keys=keys)
+    return RunTable(runs=runs, columns=_expand(columns, keys), values=values,
+                    count=None if matches is None else min(matches, COUNT_CAP),
+                    count_exact=matches is not None and matches <= COUNT_CAP, has_next=has_next, limit=limit,
+                    offset=offset, keys=keys)
+
+
+def run_count(
+    *, user: AbstractBaseUser | AnonymousUser, q: str = "", workflow: str | None = None,
+    experiment: str | None = None, status: str | None = None,
+) -> tuple[int, bool]:
+    """How many runs ``user`` may see match, exactly up to COUNT_CAP: (count, exact)."""
+    matches = _capped_count(run_selection(user=user, q=q, workflow=workflow, experiment=experiment, status=status))
+    return min(matches, COUNT_CAP), matches <= COUNT_CAP
+
+
+def _capped_count(selection: Selection) -> int:
+    return selection.matching.order_by().values("pk")[:COUNT_CAP + 1].count()
 
 
 def _page(selection: Selection, offset: int, n: int) -> list[RunRow]:
@@ -145,7 +163,25 @@ def _page(selection: Selection, offset: int, n: int) -> list[RunRow]:
     return run_rows(_page_ids(selection, offset, n))
 
 
+@contextmanager
+def _serial():
+    """A page is a LIMIT query that stops after a few rows: PostgreSQL's parallel workers
+    took longer to start (about 10 ms each here, and each builds its own copy of a subquery's
+    hash) than the walk along the index they would share. Counts keep them."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
+
+
 def _page_ids(selection: Selection, offset: int, n: int) -> list[int]:
+    with _serial():
+        return _page_ids_serial(selection, offset, n)
+
+
+def _page_ids_serial(selection: Selection, offset: int, n: int) -> list[int]:
     if selection.lead is None:
         return list(selection.ordered.values_list("pk", flat=True)[offset:offset + n])
     expr, descending = selection.lead

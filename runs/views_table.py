@@ -48,7 +48,7 @@ def _table_page(request: HttpRequest, *, workflow: str, asset=None) -> HttpRespo
         columns = parse_columns(picked)
         table = run_table(user=request.user, q=q, sort=sort, columns=columns, workflow=workflow or None,
                           experiment=experiment or None, status=status if status in RunStatus.values else None,
-                          limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, discover_keys=True)
+                          limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, discover_keys=True, count=False)
     except InvalidInput as exc:
         error = {"message": exc.message, "field": exc.field, "position": getattr(exc, "position", None)}
         if isinstance(exc, QueryError) and exc.field == "q":
@@ -64,6 +64,9 @@ def _table_page(request: HttpRequest, *, workflow: str, asset=None) -> HttpRespo
         "export_url": reverse("api:runs-export") + "?" + urlencode(
             {k: v for k, v in {"q": q, "sort": sort, "workflow": workflow, "experiment": experiment, "status": status,
                                "columns": ",".join(table.columns if table else columns)}.items() if v}),
+        # The page is shown before its runs are counted: static/run_count.js asks for the count.
+        "count_url": reverse("api:runs-count") + "?" + urlencode(
+            {k: v for k, v in {"q": q, "workflow": workflow, "experiment": experiment, "status": status}.items() if v}),
         "first": (page - 1) * PAGE_SIZE + 1,
         "last": (page - 1) * PAGE_SIZE + (len(table.runs) if table else 0),
     }

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 LIST = "/api/v1/runs"
 EXPORT = "/api/v1/runs/export.csv"
+COUNT = "/api/v1/runs/count"
 
 # name: (lr, optimizer, accuracy points, loss points, team tag)
 RUNS = {
@@ -285,10 +286,36 @@ def test_the_count_is_exact_up_to_a_cap(client, sweep, monkeypatch):
     assert (body["count"], body["count_exact"]) == (3, True)
 
 
+def test_without_a_count_the_page_comes_alone_and_the_count_on_its_own(client, sweep, auth_client, other_user):
+    body = get(client, limit=2, count="false")
+    assert (names(body), body["count"], body["count_exact"]) == (["r4", "r3"], None, False) and body["next"]
+    last = get(client, limit=2, offset=2, count="false")  # the last page: its count is known without counting
+    assert (names(last), last["count"], last["count_exact"], last["next"]) == (["r2", "r1"], 4, True, None)
+    assert get(client, q="tags.team = nlp", count="false")["count"] == 1
+    track(auth_client(other_user), "bobs", lr=0.5, optimizer="adam", accuracy=[0.99], loss=[0.1], team="cv")
+    counted = client.get(COUNT, {"q": "tags.team = cv and metrics.accuracy > 0.75", "sort": "-ignored"})
+    assert counted.status_code == 200 and counted.json() == {"count": 2, "count_exact": True}  # r2, r4; not bob's
+    assert client.get(COUNT, {"experiment": "sweep", "status": "failed"}).json() == {"count": 1, "count_exact": True}
+    assert auth_client(other_user).get(COUNT).json() == {"count": 1, "count_exact": True}
+
+
+def test_the_count_is_capped_on_its_own_too(client, sweep, monkeypatch):
+    monkeypatch.setattr("runs.run_table.COUNT_CAP", 3)
+    assert client.get(COUNT).json() == {"count": 3, "count_exact": False}
+
+
+def test_a_bad_count_request_is_refused_in_the_error_shape(client, sweep):
+    error = assert_error(client.get(COUNT, {"q": "metrics.accuracy >"}), 400, field="q")
+    assert "position 18" in error["message"]
+    assert_error(client.get(COUNT, {"status": "sleeping"}), 400, field="status")
+    assert "true or false" in assert_error(client.get(LIST, {"count": "maybe"}), 400, field="count")["message"]
+
+
 def test_the_schema_documents_the_table_parameters_and_the_export(api_client):
     paths = api_client.get("/api/schema/", {"format": "json"}).json()["paths"]
     listed = {p["name"] for p in paths["/api/v1/runs"]["get"]["parameters"]}
-    assert {"q", "columns", "sort", "workflow", "experiment", "status", "limit", "offset"} <= listed
+    assert {"q", "columns", "sort", "workflow", "experiment", "status", "limit", "offset", "count"} <= listed
+    assert {p["name"] for p in paths["/api/v1/runs/count"]["get"]["parameters"]} >= {"q", "workflow", "status"}
     assert "text/csv" in paths["/api/v1/runs/export.csv"]["get"]["responses"]["200"]["content"]
 
 

@@ -117,3 +117,41 @@ def test_in_the_browser_a_filter_typed_and_a_column_picked(page, live_server, us
     page.fill("input[name=q]", "metrics.accuracy >")
     page.click("button:has-text('Filter')")
     expect(page.locator(".query-error")).to_contain_text("Expected a value after '>', got the end of the query at position 18.")
+
+
+def _many(user, n: int) -> None:
+    for i in range(n):
+        tracked(user, f"run{i:02d}", 0.5 + i / 1000, 0.01, "cv" if i % 2 else "nlp")
+
+
+@pytest.mark.django_db
+def test_a_long_table_is_shown_before_it_is_counted(alice_client, user, other_user):
+    _many(user, 53)
+    tracked(other_user, "bobs", 0.99, 0.5, "cv")
+    html = alice_client.get(reverse("runs:list"), {"q": "metrics.accuracy > 0"}).content.decode()
+    assert len(cells(html, "name")) == 50
+    url = re.search(r'1–50 of <span id="run-count" data-count-url="([^"]+)">many</span>', html).group(1)
+    assert alice_client.get(url.replace("&amp;", "&")).json() == {"count": 53, "count_exact": True}
+    assert "Compare the first 100 runs that match" in html
+    # The last page knows its count without asking.
+    assert "51–53 of 53" in alice_client.get(reverse("runs:list"), {"q": "metrics.accuracy > 0", "page": 2}).content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_in_the_browser_the_count_arrives_after_the_page(page, live_server, user, other_user):
+    from playwright.sync_api import expect
+
+    _many(user, 53)
+    tracked(other_user, "bobs", 0.99, 0.5, "cv")
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/runs/?q=tags.team+%3D+cv")
+    expect(page.locator(".run-count")).to_have_text("1–26 of 26")  # one page: counted with it
+    page.goto(f"{live_server.url}/runs/")
+    expect(page.locator(".runs-grid tbody tr")).to_have_count(50)
+    expect(page.locator(".run-count")).to_have_text("1–50 of 53")
+    expect(page.locator("#compare-matching")).to_have_text("Compare all 53 runs that match")
