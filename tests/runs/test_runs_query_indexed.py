@@ -93,3 +93,21 @@ def test_value_num_is_written_by_the_one_rule(runs):
     for text, number in [("1e99", 1e99), ("-.5", -0.5), ("1e999", None), ("1_000", None), ("nan", None),
                          ("inf", None), ("", None), ("7\n", None), ("9" * 101, None)]:
         assert text_number(text) == number, text
+
+
+def test_a_workflows_text_params_match_whatever_their_json_type(user):
+    """The indexed form also says "Run.params has the text" as containment, for the planner;
+    a workflow param that is true, a number or null still compares as its text, and a null
+    one leaves the logged param of that name to answer."""
+    spec = make_spec(params=[{"name": "n", "type": "int", "default": 3}, {"name": "opt", "type": "str", "default": "adam"},
+                             {"name": "flag", "type": "bool", "default": True},
+                             {"name": "extra", "type": "json", "default": None}])
+    version = publish(user, spec=spec)
+    first = run_start(user=user, version=version, params={}, name="wf1")
+    log_batch(run=first, params={"extra": "kept", "opt": "sgd"})  # the workflow's opt wins, its null extra does not
+    run_start(user=user, version=version, params={"opt": "sgd", "flag": False}, name="wf2")
+    assert matching(user, "params.opt = adam") == {"wf1"}
+    assert matching(user, "params.opt in (sgd, rmsprop)") == {"wf2"}
+    assert matching(user, "params.flag = true") == {"wf1"}
+    assert matching(user, "params.extra = kept") == {"wf1"}
+    assert matching(user, "params.opt = sgd and params.flag = false") == {"wf2"}
