@@ -88,6 +88,7 @@ API_ROWS: list[Row] = [
     Row("api:runs", "POST", expect(201, **SEE_ASSET), body=lambda c, w: {"workflow": f"{workflow_ref(c, w)}@1.0.0"},
         note="in the caller's personal namespace"),
     Row("api:runs-export", "GET", expect(200, anon=A401), per_visibility=False),
+    Row("api:runs-count", "GET", expect(200, anon=A401), per_visibility=False, note="counts only the runs the caller may see"),
     Row("api:workers", "GET", expect(200, anon=A401), per_visibility=False),
     Row("api:run", "GET", expect(200, **RUN_READ), kwargs=run_kw),
     Row("api:run", "DELETE", expect(200, **RUN_CHANGE), kwargs=fresh_run_kw),

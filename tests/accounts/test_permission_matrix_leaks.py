@@ -63,6 +63,9 @@ def test_run_tables_list_and_count_only_visible_runs(world, role):
     listed = api.get("/api/v1/runs").json()
     assert {r["id"] for r in listed["results"]} == visible_runs(world, role)
     assert listed["count"] == len(visible_runs(world, role))
+    assert api.get("/api/v1/runs/count").json() == {"count": len(visible_runs(world, role)), "count_exact": True}
+    assert api.get("/api/v1/runs/count", {"q": "status = succeeded or status != succeeded"}).json()["count"] == len(
+        visible_runs(world, role))
     exported = list(csv.DictReader(io.StringIO(b"".join(api.get("/api/v1/runs/export.csv").streaming_content).decode())))
     assert {int(row["id"]) for row in exported} == visible_runs(world, role)
     assert run_links(web_client(world, role).get("/runs/").content.decode()) == visible_runs(world, role)

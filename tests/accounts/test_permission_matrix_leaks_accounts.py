@@ -120,6 +120,7 @@ def test_a_site_admin_sees_every_team_and_sets_quotas_but_manages_no_one_and_see
     assert api.patch("/api/v1/teams/lab", {"description": "x"}, format="json").status_code == 403
     assert api.get("/api/v1/tokens", {"team": "lab"}).status_code == 403
     assert api.get("/api/v1/runs").json()["count"] == 0  # seeing a team is not seeing its runs
+    assert api.get("/api/v1/runs/count").json()["count"] == 0
     team = world.columns["team"]
     assert api.get(f"/api/v1/runs/{team.run.pk}").status_code == 404
     assert api.get(f"/api/v1/comparisons/{team.comparison.slug}").status_code == 404
