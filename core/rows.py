@@ -24,9 +24,27 @@ def width(model: type[models.Model]) -> int:
 def instance(model: type[models.Model], values) -> models.Model:
     """The instance the ORM would load from ``values`` (a row's part from ``select_list``)."""
     fields = model._meta.concrete_fields
-    converted = [f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
-                 for f, v in zip(fields, values)]
+    converted = []
+    for field, value, converters in zip(fields, values, _converters(model)):
+        for convert in converters:
+            value = convert(value, field, connection)
+        converted.append(value)
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+_CONVERTERS: dict[tuple[str, type[models.Model]], list[list]] = {}
+
+
+def _converters(model: type[models.Model]) -> list[list]:
+    """Each field's converters, as the ORM applies them to a row: the backend's (SQLite
+    gives a moment without its time zone, a boolean as 0 or 1), then the field's own
+    ``from_db_value`` (JSON fields parse)."""
+    key = (connection.vendor, model)
+    if key not in _CONVERTERS:
+        table = model._meta.db_table
+        _CONVERTERS[key] = [connection.ops.get_db_converters(f.get_col(table)) + f.get_db_converters(connection)
+                            for f in model._meta.concrete_fields]
+    return _CONVERTERS[key]
 
 
 def fetch_one(sql: str, params: list) -> tuple | None:
