@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import (
     Case,
     DurationField,
@@ -25,7 +26,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Concat, Length, NullIf
+from django.db.models.functions import Cast, Concat, Length, NullIf
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -83,12 +84,20 @@ class QueryBuilder:
         """A param's or tag's value as text (a workflow param from ``Run.params`` first)."""
         logged = F(f"{self._join(field.kind, field.key)}__value")
         if field.kind == "param":
-            return Coalesce(self.inputs_text(field), logged)
+            return Case(When(self.has_input(field), then=self.inputs_text(field)), default=logged,
+                        output_field=TextField())
         return logged
 
     def inputs_text(self, field: Field):
         """A workflow param's value from ``Run.params`` as text (NULL if the run has none)."""
         return Cast(KeyTextTransform(field.key, "params"), TextField())
+
+    @staticmethod
+    def has_input(field: Field) -> Q:
+        """The run's ``Run.params`` has the key (even as null), so a logged param of that name
+        does not count, as in the table's cells. (PostgreSQL's statistics on Run.params also
+        estimate ``params ? key`` well, where they cannot a key's text IS NULL.)"""
+        return Q(params__has_key=field.key)
 
     def number(self, field: Field):
         """The same value as a number when it reads as one, else NULL (never a cast error).
@@ -96,7 +105,7 @@ class QueryBuilder:
         if field.kind == "param":
             inputs = self.inputs_text(field)
             logged = F(f"{self._join(field.kind, field.key)}__value_num")
-            return Case(When(IsNull(inputs, True), then=logged), default=_read_number(inputs), output_field=FloatField())
+            return Case(When(self.has_input(field), then=_read_number(inputs)), default=logged, output_field=FloatField())
         return _read_number(self.text(field))
 
     def column(self, field: Field):
@@ -226,17 +235,14 @@ def _indexed(field: Field, op: str, values: list[QValue], b: QueryBuilder) -> Q 
     if field.kind == "tag":
         return matched
     inputs = b.inputs_text(field)
-    # "Has no such key" is said to the planner as NOT (params ? key) as well: its statistics
-    # on Run.params answer that well (a tracked run's params are {}), where for IS NULL of a
-    # key's text it would guess 0.5%, and then walk the wrong index.
-    lacking = ~Q(params__has_key=field.key) | Q(IsNull(inputs, True))
-    # And "has the text" as containment too (params @> {"optimizer": "adam"}), which those
-    # statistics also answer: the key's text alone (which a true or a null reads as) is
-    # guessed at 0.5% of runs whatever the data.
+    # "Has the text" is also said as containment (params @> {"optimizer": "adam"}), which
+    # PostgreSQL's statistics on Run.params estimate, where for the key's text alone (which
+    # a true reads as too) it guesses 0.5% of runs, and then walks the wrong index.
     held = Q()
-    for text in texts:
-        held |= Q(params__contains={field.key: text})
-    return held | _match(inputs, "in", texts) | (lacking & matched)
+    if connection.vendor == "postgresql":  # (SQLite has no JSON containment; its planner guesses anyway)
+        for text in texts:
+            held |= Q(params__contains={field.key: text})
+    return held | _match(inputs, "in", texts) | (~b.has_input(field) & matched)
 
 
 def _read_number(text):

@@ -256,6 +256,17 @@ def s3_client(s3_store: S3Info):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_version_graphs() -> Iterator[None]:
+    """Forget the versions' graphs this process read (runs/services/graph.py): a graph is
+    kept by version id, and ids repeat across tests on SQLite, whose flush and rolled-back
+    transactions give the same ids again (in use, a published version never changes)."""
+    from runs.services.graph import version_graph
+
+    version_graph.cache_clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _s3_runs_cleanup(s3_store: S3Info, s3_client) -> Iterator[None]:
     """Empty ``runs/`` after each test: run ids repeat across rolled-back tests, and a test
     must not see another one's artifacts. Bundles are content-addressed and may stay."""

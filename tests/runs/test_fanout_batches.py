@@ -208,6 +208,9 @@ def test_a_batch_out_of_steps_takes_unstarted_ones_of_its_run_but_no_retry(user)
     taken = []
     while (step := claim_sibling(mine)) is not None:
         taken.append(step.name)
+    if connection.vendor != "postgresql":  # elsewhere batches do not help each other
+        assert taken == [] and names(run, StepStatus.QUEUED) == {f"c00{i}" for i in range(1, 6)}
+        return
     assert taken == ["c001", "c002", "c003", "c004"]
     assert names(run, StepStatus.QUEUED) == {"c005"}
     assert len(names(other, StepStatus.QUEUED)) == 6  # another run's steps are its own batches' business

@@ -65,7 +65,8 @@ def start_worker(celery_worker_factory) -> Callable:
 def _broker_settings() -> dict:
     from config.celery import app
 
-    return {name: app.conf.get(name) for name in ("broker_url", "broker_read_url", "broker_write_url", "broker_transport_options")}
+    return {name: app.conf.get(name) for name in ("broker_url", "broker_read_url", "broker_write_url", "broker_transport",
+                                                  "broker_transport_options")}
 
 
 def _broker_settings_set(values: dict) -> None:
@@ -92,6 +93,7 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
     server.start()
     before = _broker_settings()
     _broker_settings_set({"broker_url": server.url, "broker_read_url": server.url, "broker_write_url": server.url,
+                          "broker_transport": "redis",  # not the file broker's transport class (SQLite's default)
                           "broker_transport_options": {}})
     try:
         yield server

@@ -97,17 +97,20 @@ def test_value_num_is_written_by_the_one_rule(runs):
 
 def test_a_workflows_text_params_match_whatever_their_json_type(user):
     """The indexed form also says "Run.params has the text" as containment, for the planner;
-    a workflow param that is true, a number or null still compares as its text, and a null
-    one leaves the logged param of that name to answer."""
+    a workflow param that is true compares as its text still, and one that is null is still
+    the workflow's, as its cell in the table shows: a logged param of that name does not answer."""
     spec = make_spec(params=[{"name": "n", "type": "int", "default": 3}, {"name": "opt", "type": "str", "default": "adam"},
                              {"name": "flag", "type": "bool", "default": True},
                              {"name": "extra", "type": "json", "default": None}])
     version = publish(user, spec=spec)
     first = run_start(user=user, version=version, params={}, name="wf1")
-    log_batch(run=first, params={"extra": "kept", "opt": "sgd"})  # the workflow's opt wins, its null extra does not
+    log_batch(run=first, params={"extra": "logged", "opt": "sgd"})  # the workflow's opt and null extra win
     run_start(user=user, version=version, params={"opt": "sgd", "flag": False}, name="wf2")
     assert matching(user, "params.opt = adam") == {"wf1"}
     assert matching(user, "params.opt in (sgd, rmsprop)") == {"wf2"}
     assert matching(user, "params.flag = true") == {"wf1"}
-    assert matching(user, "params.extra = kept") == {"wf1"}
+    assert matching(user, "params.extra = logged") == set()
     assert matching(user, "params.opt = sgd and params.flag = false") == {"wf2"}
+    table = run_table(user=user, q="name = wf1", columns=["params.extra", "params.opt"])
+    assert table.values[first.pk] == {"params.extra": None, "params.opt": "adam"}
+    assert [r.name for r in run_table(user=user, sort="params.opt", q="params.opt in (adam, sgd)").runs] == ["wf1", "wf2"]
