@@ -49,11 +49,11 @@ def _int(request, name: str, default: int) -> int:
 
 def _flag(request, name: str, default: bool) -> bool:
     raw = (request.query_params.get(name) or "").lower()
-    if raw in ("", "true", "1"):
-        return default if raw == "" else True
-    if raw in ("false", "0"):
-        return False
-    raise InvalidInput(f"{name} must be true or false, got '{raw}'.", field=name)
+    if raw == "":
+        return default
+    if raw not in ("true", "1", "false", "0"):
+        raise InvalidInput(f"{name} must be true or false, got '{raw}'.", field=name)
+    return raw in ("true", "1")
 
 
 def _filters(request) -> dict:

@@ -41,13 +41,14 @@ def _table_page(request: HttpRequest, *, workflow: str, asset=None) -> HttpRespo
     g = request.GET
     q, sort = (g.get("q") or "").strip(), (g.get("sort") or "").strip()
     experiment, status = (g.get("experiment") or "").strip(), g.get("status") or ""
+    status = status if status in RunStatus.values else ""
     picked = g.getlist("col") or ([c for c in g.get("columns", "").split(",") if c] if g.get("columns") else None)
     page = int(g["page"]) if (g.get("page") or "").isdigit() and int(g["page"]) > 0 else 1
     error, table, columns = None, None, list(DEFAULT_COLUMNS)
     try:
         columns = parse_columns(picked)
         table = run_table(user=request.user, q=q, sort=sort, columns=columns, workflow=workflow or None,
-                          experiment=experiment or None, status=status if status in RunStatus.values else None,
+                          experiment=experiment or None, status=status or None,
                           limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, discover_keys=True, count=False)
     except InvalidInput as exc:
         error = {"message": exc.message, "field": exc.field, "position": getattr(exc, "position", None)}
