@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlencode
 
 from core.errors import InvalidInput
+from core.params import parse_bool
 
 MIN_RUNS = 2
 MAX_RUNS = 100  # charted in full; more only with ``sample``
@@ -73,17 +74,6 @@ def _int(raw, name: str, lo: int, hi: int) -> int:
     return value
 
 
-def _bool(raw, name: str) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("", "0", "false", "no", "off"):
-        return False
-    raise InvalidInput(f"{name} must be true or false, got {raw!r}.", field=name)
-
-
 def _choice(raw, name: str, choices: tuple[str, ...]) -> str:
     value = str(raw).strip()
     if value not in choices:
@@ -148,7 +138,7 @@ def options_parse(raw: Mapping, *, runs=None) -> CompareOptions:
         runs=ids, keys=tuple(keys) or None, at=at, step=step,
         max_points=_int(get("max_points"), "max_points", 10, 2000) if get("max_points") is not None else None,
         sample=sample, x=_choice(get("x") or "step", "x", X_AXES), smoothing=smoothing,
-        log=_bool(get("log") or False, "log"), all=_bool(get("all") or False, "all"),
+        log=parse_bool(get("log") or False, "log"), all=parse_bool(get("all") or False, "all"),
         dims=tuple(_column(d, "dims") for d in _list(get("dims"), "dims"))[:30],
         scatter_x=_column(get("scatter_x") or "", "scatter_x"), scatter_y=_column(get("scatter_y") or "", "scatter_y"),
         artifact=artifact,

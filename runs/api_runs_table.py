@@ -16,6 +16,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from core.errors import InvalidInput
+from core.params import parse_bool
 
 from .run_table import COUNT_CAP, MAX_LIMIT, parse_columns, run_count, run_export_rows, run_table
 
@@ -45,15 +46,6 @@ def _int(request, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be a whole number, got '{raw}'.", field=name) from None
-
-
-def _flag(request, name: str, default: bool) -> bool:
-    raw = (request.query_params.get(name) or "").lower()
-    if raw == "":
-        return default
-    if raw not in ("true", "1", "false", "0"):
-        raise InvalidInput(f"{name} must be true or false, got '{raw}'.", field=name)
-    return raw in ("true", "1")
 
 
 def _filters(request) -> dict:
@@ -96,7 +88,7 @@ def runs_table_response(request) -> HttpResponse:
     limit = min(_int(request, "limit", 50), MAX_LIMIT)
     offset = _int(request, "offset", 0)
     table = run_table(user=request.user, columns=columns, limit=limit, offset=offset,
-                      count=_flag(request, "count", True), **_filters(request))
+                      count=parse_bool(request.query_params.get("count") or True, "count"), **_filters(request))
     tz = timezone.get_current_timezone()
     results = [run_out(run, tz) for run in table.runs]
     if raw_columns is not None:

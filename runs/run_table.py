@@ -160,7 +160,9 @@ def _page(selection: Selection, offset: int, n: int) -> list[RunRow]:
     """The page's runs. Ids first, in a query with only the joins the filter and sort need,
     then the rows with their relations by id: one query with both took longer to plan than
     to run."""
-    return run_rows(_page_ids(selection, offset, n))
+    with _serial():
+        ids = _page_ids(selection, offset, n)
+    return run_rows(ids)
 
 
 @contextmanager
@@ -177,11 +179,6 @@ def _serial():
 
 
 def _page_ids(selection: Selection, offset: int, n: int) -> list[int]:
-    with _serial():
-        return _page_ids_serial(selection, offset, n)
-
-
-def _page_ids_serial(selection: Selection, offset: int, n: int) -> list[int]:
     if selection.lead is None:
         return list(selection.ordered.values_list("pk", flat=True)[offset:offset + n])
     expr, descending = selection.lead

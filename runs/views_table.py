@@ -62,16 +62,19 @@ def _table_page(request: HttpRequest, *, workflow: str, asset=None) -> HttpRespo
         "header_id_sort": _header("id", sort)["sort"],
         "rows": _rows(table) if table else [],
         "picker": _picker(table, table.columns if table else columns),
-        "export_url": reverse("api:runs-export") + "?" + urlencode(
-            {k: v for k, v in {"q": q, "sort": sort, "workflow": workflow, "experiment": experiment, "status": status,
-                               "columns": ",".join(table.columns if table else columns)}.items() if v}),
+        "export_url": _api_url("api:runs-export", q=q, sort=sort, workflow=workflow, experiment=experiment,
+                               status=status, columns=",".join(table.columns if table else columns)),
         # The page is shown before its runs are counted: static/run_count.js asks for the count.
-        "count_url": reverse("api:runs-count") + "?" + urlencode(
-            {k: v for k, v in {"q": q, "workflow": workflow, "experiment": experiment, "status": status}.items() if v}),
+        "count_url": _api_url("api:runs-count", q=q, workflow=workflow, experiment=experiment, status=status),
         "first": (page - 1) * PAGE_SIZE + 1,
         "last": (page - 1) * PAGE_SIZE + (len(table.runs) if table else 0),
     }
     return render(request, "runs/run_list.html", context, status=400 if error else 200)
+
+
+def _api_url(name: str, **params: str) -> str:
+    """The API route with the table's selection as its query, leaving out what is empty."""
+    return reverse(name) + "?" + urlencode({k: v for k, v in params.items() if v})
 
 
 def _header(column: str, sort: str) -> dict:

@@ -79,6 +79,16 @@ def make_user(username: str, password: str = PASSWORD, email: str = ""):
     return user_create(username=username, password=password, email=email, validate=False)
 
 
+def browser_log_in(page, base_url: str, user) -> None:
+    """Log ``user`` (made with the default password) in through the login form, in a
+    Playwright page, and wait for the gallery, where a login lands."""
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{base_url}/")
+
+
 def make_token(user, scopes: list[str] | None = None, name: str = "test") -> str:
     """A personal API token for ``user``; returns the plaintext."""
     _token, plaintext = token_create(user=user, name=name, scopes=scopes)

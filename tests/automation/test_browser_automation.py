@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from automation.models import Schedule
-from tests.factories import PASSWORD, publish
+from tests.factories import browser_log_in, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,11 +17,7 @@ def test_it_schedules_and_triggers_from_the_workflow_page(page, live_server, use
     from playwright.sync_api import expect
 
     publish(user)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, user)
 
     page.goto(f"{live_server.url}/w/alice/demo/")
     page.click("text=Schedules and triggers")

@@ -4,7 +4,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from tests.factories import PASSWORD
+from tests.factories import browser_log_in
 
 
 @pytest.mark.browser
@@ -15,11 +15,7 @@ def test_in_the_browser_the_clients_view_links_open_flowdeck_pages(mlflow_env, p
     with mlflow.start_run(run_name="clicked") as run:
         mlflow.log_metric("loss", 0.25)
     url = mlflow_env.url.removesuffix("/mlflow")
-    page.goto(f"{url}/login/")
-    page.fill("input[name=username]", mlflow_env.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{url}/")
+    browser_log_in(page, url, mlflow_env.user)
     page.goto(f"{mlflow_env.url}/#/experiments/{experiment_id}/runs/{run.info.run_id}")
     page.wait_for_url(f"{url}/runs/{run.info.run_id}/")
     expect(page.locator("body")).to_contain_text("clicked")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.compare.tracked import track
-from tests.factories import PASSWORD, make_token
+from tests.factories import browser_log_in, make_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,11 +27,7 @@ def test_it_compares_runs_picked_in_the_runs_table(page, live_server, user):
     ids = {lr: track(api, f"lr-{lr}", params={"lr": lr, "optimizer": "adam"}, tags={"team": "cv"},
                      metrics={"loss": loss(lr), "accuracy": [1 - v for v in loss(lr)]}) for lr in (0.01, 0.05, 0.2)}
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, user)
 
     # Tick two runs in the runs table and press Compare.
     page.goto(f"{live_server.url}/runs/")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.factories import PASSWORD, make_spec, publish
+from tests.factories import browser_log_in, make_spec, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -36,11 +36,7 @@ def test_it_finds_subscribes_and_runs_a_workflow(page, celery_worker, live_serve
     publish(user, spec=make_spec(name="image-resize", description="Resizes images."), files={"workflow.py": SOURCE})
 
     # Log in through the real form, as bob.
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", other_user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")  # the gallery, where a login lands
+    browser_log_in(page, live_server.url, other_user)
     expect(page.locator(".account")).to_contain_text("bob")
 
     # Search the gallery.

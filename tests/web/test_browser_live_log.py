@@ -6,7 +6,7 @@ import pytest
 
 from runs.models import StepRun, StepStatus
 from runs.services.lifecycle import run_start
-from tests.factories import PASSWORD, make_spec, publish
+from tests.factories import browser_log_in, make_spec, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -29,11 +29,7 @@ def talk():
 
 
 def log_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, user)
 
 
 def wait_running(celery_worker, run, step: str) -> None:

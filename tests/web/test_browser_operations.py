@@ -7,7 +7,7 @@ import re
 import pytest
 
 from runs.models import Run
-from tests.factories import PASSWORD, make_spec, publish
+from tests.factories import browser_log_in, make_spec, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -33,11 +33,7 @@ def test_it_forks_runs_and_retries_with_an_edited_parameter(page, celery_worker,
 
     publish(user, spec=make_spec(name="ops", description="Fails on 13."), files={"workflow.py": SOURCE})
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", other_user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, other_user)
 
     # Fork alice/ops into bob's namespace under a new name.
     page.goto(f"{live_server.url}/w/alice/ops/")

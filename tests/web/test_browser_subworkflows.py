@@ -6,7 +6,7 @@ import pytest
 
 from runs.models import Run, StepStatus
 from runs.services.lifecycle import run_start
-from tests.factories import PASSWORD, make_spec, publish
+from tests.factories import browser_log_in, make_spec, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -44,11 +44,7 @@ def test_the_run_page_shows_the_child_run_and_its_steps(page, celery_worker, liv
     child = celery_worker.wait_for(lambda: Run.objects.filter(parent_step__run=run).first(), timeout=30,
                                    what="the child run")
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, user)
     page.goto(f"{live_server.url}/runs/{run.pk}/")
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
 

@@ -12,7 +12,7 @@ from runs.models import Run, RunStatus
 from runs.services.lifecycle import run_start
 from runs.services.tracked import run_create_tracked
 from runs.services.tracking import log_batch
-from tests.factories import PASSWORD
+from tests.factories import browser_log_in
 
 
 def tracked(user, name: str, accuracy: float, lr: float, team: str) -> Run:
@@ -86,11 +86,7 @@ def test_in_the_browser_a_filter_typed_and_a_column_picked(page, live_server, us
 
     for name, acc, lr, team in [("low", 0.61, 0.001, "cv"), ("mid", 0.83, 0.01, "cv"), ("top", 0.97, 0.1, "nlp")]:
         tracked(user, name, acc, lr, team)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, user)
 
     page.goto(f"{live_server.url}/runs/")
     expect(page.locator(".runs-grid tbody tr")).to_have_count(3)
@@ -144,11 +140,7 @@ def test_in_the_browser_the_count_arrives_after_the_page(page, live_server, user
 
     _many(user, 53)
     tracked(other_user, "bobs", 0.99, 0.5, "cv")
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, user)
     page.goto(f"{live_server.url}/runs/?q=tags.team+%3D+cv")
     expect(page.locator(".run-count")).to_have_text("1–26 of 26")  # one page: counted with it
     page.goto(f"{live_server.url}/runs/")
